@@ -1,0 +1,45 @@
+# Every target sets up what it needs: a fresh clone needs only `make chat` or `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install chat test lint eval eval-squad bench index discord clean
+
+install: $(STAMP)
+
+# torch first, pinned to the local CPU build: an unpinned torch pulls a multi-gigabyte CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+chat: install
+	$(BIN)/launchbot chat
+
+index: install
+	$(BIN)/launchbot index
+
+test: install
+	$(BIN)/ruff check bot tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check bot tests benchmarks
+	$(BIN)/ruff format --check bot tests benchmarks
+
+eval: install
+	$(BIN)/launchbot eval tests/data/dev_qa.yaml --min-hit 1 --min-abstain 1
+
+eval-squad: install
+	$(BIN)/launchbot eval ../shared/eval/squad2/dev-v2.0-half.json --curve
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+discord: install
+	$(BIN)/launchbot discord
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

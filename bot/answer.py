@@ -1,0 +1,243 @@
+"""Extractive answers: pick the sentences of the retrieved passages that answer, quote them verbatim.
+
+The bot never writes a claim of its own: the direct answer is made only of source sentences, each
+followed by its citation number, and every source carries the verbatim ``quote`` it was taken from.
+
+Each sentence of the retrieved chunks is scored by
+- ``dense``: cosine similarity of the sentence to the question (precomputed sentence vectors);
+- ``overlap``: the idf-weighted share of the question's terms in the sentence and its neighbours;
+- ``passage``: how well its chunk ranked in retrieval;
+- ``cue``: whether it holds what the question asks for (a date for "when", a number for
+  "how many", a name for "who"), not counting what the question already says.
+When the best sentence's relevance falls below ``min_confidence`` the bot declines instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import regex
+
+from bot.index import KnowledgeIndex
+from bot.lexical import tokenize
+from bot.question import clean_question
+from bot.retrieval import Hit, Query, Retriever
+
+logger = logging.getLogger(__name__)
+
+DECLINE = "I don't know: the articles I have don't cover that."
+WEIGHTS = {"dense": 0.45, "overlap": 0.35, "passage": 0.1, "cue": 0.1}
+MAX_QUOTED_SENTENCES = 3
+
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_CUES = {
+    "date": regex.compile(
+        rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b|\b(?:1[0-9]|20)\d\d\b|\b\d{{1,2}}/\d{{1,2}}\b|"
+        r"\b\d+(?:st|nd|rd|th)\s+century\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
+        r"\bनवंबर|\bअक्टूबर|\bदिसंबर",
+        regex.IGNORECASE),
+    "number": regex.compile(
+        r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundred|thousand|"
+        r"million|billion|trillion)\b", regex.IGNORECASE),
+    "name": regex.compile(r"(?<!^)(?<![.!?]\s)\b\p{Lu}[\p{L}'’-]+|@\w+"),
+}
+_QUESTION_CUES = [
+    (regex.compile(r"\b(?:when|what (?:year|date|day|month|time|century|decade)|how long ago)\b|\bकब\b",
+                   regex.IGNORECASE), "date"),
+    (regex.compile(r"\bhow (?:many|much|long|far|big|old|fast|heavy|large|tall|high)\b|"
+                   r"\bwhat (?:percentage|percent|number|amount)\b|\bकितन", regex.IGNORECASE), "number"),
+    (regex.compile(r"\b(?:who|whom|whose)\b|\bwhich (?:astronaut|person|man|woman|company|agency)\b|"
+                   r"\bकौन|\bकिसने|\bकिसके", regex.IGNORECASE), "name"),
+    (regex.compile(r"\bwhere\b|\bकहा[ँं]", regex.IGNORECASE), "name"),
+]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One cited passage. ``quote`` is exactly ``text[start:end]`` of the document ``doc_id``."""
+
+    number: int
+    doc_id: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    score: float
+    url: str | None = None
+    publisher: str | None = None
+    published: str | None = None
+    context: str = ""
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.pop("context")
+        data["score"] = round(self.score, 4)
+        return data
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answered: bool
+    text: str
+    sources: list[Source] = field(default_factory=list)
+    confidence: float = 0.0
+    closest: Source | None = None
+    problem: str | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "answer": self.text,
+            "sources": [source.to_json() for source in self.sources],
+            "confidence": round(self.confidence, 4),
+            "closest": self.closest.to_json() if self.closest else None,
+            "problem": self.problem,
+        }
+
+
+@dataclass
+class _Candidate:
+    sentence_id: int
+    chunk_rank: int
+    score: float = 0.0
+    relevance: float = 0.0
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    top_k: int = 5
+    answer_chars: int = 500
+    follow_ratio: float = 0.9
+    min_confidence: float = 0.45
+    max_question_chars: int = 500
+
+
+def answer_question(question: object, retriever: Retriever, settings: AnswerSettings) -> Answer:
+    """The whole answering path for one question; never raises for bad input."""
+    clean = clean_question(question, settings.max_question_chars)
+    shown = question if isinstance(question, str) else repr(question)
+    if clean.text is None:
+        return Answer(shown, False, clean.problem or DECLINE, problem=clean.problem)
+    query = retriever.query(clean.text)
+    hits = retriever.search(query, settings.top_k)
+    if not hits:
+        return Answer(clean.text, False, DECLINE)
+    index = retriever.index
+    candidates = score_sentences(index, query, hits)
+    best = candidates[0]
+    if best.relevance < settings.min_confidence:
+        closest = _sources(index, [best], hits, candidates)[0]
+        return Answer(clean.text, False, DECLINE, confidence=best.relevance, closest=closest)
+    chosen = _choose(index, candidates, settings)
+    sources = _sources(index, chosen, hits, candidates)
+    text = _compose(index, chosen, sources, settings.answer_chars)
+    return Answer(clean.text, True, text, sources, confidence=best.relevance)
+
+
+def score_sentences(index: KnowledgeIndex, query: Query, hits: list[Hit]) -> list[_Candidate]:
+    """Every sentence of the retrieved chunks, best first."""
+    by_sentence: dict[int, _Candidate] = {}
+    for rank, hit in enumerate(hits):
+        for sentence_id in index.chunks[hit.chunk_id].sentences:
+            by_sentence.setdefault(sentence_id, _Candidate(sentence_id, rank))
+    candidates = list(by_sentence.values())
+    ids = np.fromiter((c.sentence_id for c in candidates), dtype=np.int64)
+    dense = index.sentence_vectors[ids] @ query.vector
+    top_fused = hits[0].score
+    wanted = question_cues(query.text)
+    dense_weight = WEIGHTS["dense"] * query.dense_weight
+    for candidate, cosine in zip(candidates, dense, strict=True):
+        text = index.sentence_text(candidate.sentence_id)
+        overlap = _overlap(index, query, candidate.sentence_id)
+        relevance = (dense_weight * float(cosine) + WEIGHTS["overlap"] * overlap) / (
+            dense_weight + WEIGHTS["overlap"])
+        cue = 1.0 if wanted and has_cue(text, query.text, wanted) else 0.0
+        passage = hits[candidate.chunk_rank].score / top_fused
+        candidate.relevance = relevance
+        candidate.score = (dense_weight * float(cosine) + WEIGHTS["overlap"] * overlap
+                           + WEIGHTS["passage"] * passage + WEIGHTS["cue"] * cue)
+    candidates.sort(key=lambda c: -c.score)
+    return candidates
+
+
+def _overlap(index: KnowledgeIndex, query: Query, sentence_id: int) -> float:
+    """Coverage by the sentence itself, with some credit for terms in its neighbours (pronouns)."""
+    own = tokenize(index.sentence_text(sentence_id))
+    around = list(own)
+    for neighbour in (sentence_id - 1, sentence_id + 1):
+        if 0 <= neighbour < len(index.sentences) and index.sentences[neighbour].doc_id == \
+                index.sentences[sentence_id].doc_id:
+            around.extend(tokenize(index.sentence_text(neighbour)))
+    lexicon = index.lexicon
+    return 0.7 * lexicon.coverage(query.terms, own) + 0.3 * lexicon.coverage(query.terms, around)
+
+
+def question_cues(question: str) -> set[str]:
+    return {cue for pattern, cue in _QUESTION_CUES if pattern.search(question)}
+
+
+def has_cue(sentence: str, question: str, wanted: set[str]) -> bool:
+    """True when the sentence holds a span of a wanted type that the question does not already hold."""
+    asked = question.casefold()
+    for cue in wanted:
+        for match in _CUES[cue].finditer(sentence):
+            if match.group().casefold() not in asked:
+                return True
+    return False
+
+
+def _choose(index: KnowledgeIndex, candidates: list[_Candidate], settings: AnswerSettings) -> list[_Candidate]:
+    """The best sentence, plus close runners-up while they fit the chat-sized budget."""
+    chosen = [candidates[0]]
+    used = len(index.sentence_text(candidates[0].sentence_id))
+    for candidate in candidates[1:]:
+        if len(chosen) == MAX_QUOTED_SENTENCES or candidate.score < settings.follow_ratio * candidates[0].score:
+            break
+        length = len(index.sentence_text(candidate.sentence_id)) + 6
+        if used + length <= settings.answer_chars - 5 * len(chosen):
+            chosen.append(candidate)
+            used += length
+    return chosen
+
+
+def _sources(index: KnowledgeIndex, chosen: list[_Candidate], hits: list[Hit],
+             candidates: list[_Candidate]) -> list[Source]:
+    """One source per cited chunk, numbered by first citation; its quote spans the cited sentences."""
+    by_chunk: dict[int, list[_Candidate]] = {}
+    for candidate in chosen:
+        by_chunk.setdefault(hits[candidate.chunk_rank].chunk_id, []).append(candidate)
+    sources = []
+    for number, (chunk_id, cited) in enumerate(by_chunk.items(), start=1):
+        chunk = index.chunks[chunk_id]
+        document = index.documents[chunk.doc_id]
+        start = min(index.sentences[c.sentence_id].start for c in cited)
+        end = max(index.sentences[c.sentence_id].end for c in cited)
+        sources.append(Source(
+            number=number, doc_id=document.doc_id, title=document.title, quote=document.text[start:end],
+            start=start, end=end, score=max(c.relevance for c in cited), url=document.url,
+            publisher=document.publisher, published=document.published,
+            context=document.text[chunk.start : chunk.end],
+        ))
+    return sources
+
+
+def _compose(index: KnowledgeIndex, chosen: list[_Candidate], sources: list[Source], budget: int) -> str:
+    """Quoted sentences, each with its citation, cut to ``budget`` characters at a word boundary."""
+    parts = []
+    for candidate in chosen:
+        sentence = index.sentences[candidate.sentence_id]
+        number = next(s.number for s in sources if s.doc_id == sentence.doc_id
+                      and s.start <= sentence.start and sentence.end <= s.end)
+        parts.append((index.sentence_text(candidate.sentence_id), f" [{number}]"))
+    text = " ".join(f"“{quote}”{marker}" for quote, marker in parts)
+    if len(text) <= budget:
+        return text
+    quote, marker = parts[0]
+    room = budget - len(marker) - 3
+    cut = quote[:room].rsplit(" ", 1)[0] if " " in quote[:room] else quote[:room]
+    return f"“{cut}…”{marker}"

@@ -1,0 +1,121 @@
+"""Settings: documented defaults in ``launchbot.yaml``, overridden by ``LAUNCHBOT_*`` environment
+variables (or ``.env``), overridden in turn by command-line flags.
+
+Secrets (bot tokens) are read only from the environment or ``.env``, never from the YAML file, so
+the file can be committed and shared without leaking anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_FILE = Path("launchbot.yaml")
+_config_file: ContextVar[Path | None] = ContextVar("launchbot_config_file", default=None)
+
+
+class DiscordSettings(BaseModel):
+    """Discord front end. The token is not here: it is ``Settings.discord_token``."""
+
+    database: Path = Path("data/launchbot.sqlite3")
+    dev_guild_id: int | None = None
+    moderator_role: str | None = None
+    maintainer_role: str | None = None
+    user_cooldown_seconds: float = 10.0
+    guild_questions_per_minute: int = 20
+    log_question_text: bool = False
+    reload_check_seconds: float = 5.0
+
+
+class Settings(BaseSettings):
+    """Every tunable of the engine and its front ends; see ``launchbot.yaml`` for what each means."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LAUNCHBOT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    knowledge_dir: Path = Path("knowledge")
+    index_dir: Path = Path("index")
+    model: str = "default"
+    batch_size: int = Field(16, ge=1)
+    max_document_bytes: int = Field(2_000_000, ge=1)
+
+    chunk_size: int = Field(800, ge=50)
+    chunk_overlap: int = Field(150, ge=0)
+    hnsw_threshold: int = Field(200_000, ge=1)
+
+    top_k: int = Field(5, ge=1, le=50)
+    candidates: int = Field(30, ge=1)
+    rrf_k: int = Field(60, ge=1)
+    cross_script_dense_weight: float = Field(0.25, ge=0.0, le=1.0)
+
+    answer_chars: int = Field(500, ge=80)
+    follow_ratio: float = Field(0.9, ge=0.0, le=1.0)
+    min_confidence: float = 0.45
+    max_question_chars: int = Field(500, ge=10)
+
+    discord: DiscordSettings = DiscordSettings()
+
+    discord_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DISCORD_TOKEN", "LAUNCHBOT_DISCORD_TOKEN")
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = _config_file.get() or Path(os.environ.get("LAUNCHBOT_CONFIG", DEFAULT_CONFIG_FILE))
+        yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file)
+        return init_settings, env_settings, dotenv_settings, _NoSecrets(yaml_source)
+
+
+class _NoSecrets(PydanticBaseSettingsSource):
+    """Wraps the YAML source so a token written into the shared file is ignored, loudly."""
+
+    def __init__(self, inner: YamlConfigSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values = dict(self.inner())
+        if values.pop("discord_token", None) is not None:
+            logger.warning("ignoring discord_token in the YAML config: set DISCORD_TOKEN in .env instead")
+        return values
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the YAML file (``config`` or the default), the environment, then ``overrides``.
+
+    ``None`` overrides are dropped, so CLI flags that were not given keep the configured value.
+    """
+    if config is not None and not config.is_file():
+        raise FileNotFoundError(f"config file not found: {config}")
+    token = _config_file.set(config)
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    finally:
+        _config_file.reset(token)

@@ -1,0 +1,250 @@
+"""``launchbot eval``: score the bot on a question set, so answer quality is measured, not assumed.
+
+Two formats:
+- the launch YAML (``tests/data/dev_qa.yaml``): questions over the configured knowledge base, each
+  with strings the answer must contain (``expect_any``) and a quoted source must contain
+  (``source_has``), or ``answerable: false``;
+- SQuAD 1.1 / 2.0 / XQuAD JSON: every article becomes a document (title kept, paragraphs separated
+  by blank lines) in a scratch knowledge base under ``data/eval/``, indexed once and reused.
+
+An answerable question is a hit when the bot answers, its direct answer contains an expected string,
+and a source quote, verbatim text of the right document, contains it too. An unanswerable one counts
+when the bot declines. ``--curve`` shows how both move with the confidence threshold: every question
+is answered once with abstention off, and the threshold is applied afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.answer import Answer
+from bot.config import Settings
+
+SCRATCH = Path("data/eval")
+
+
+@dataclass
+class Item:
+    id: str
+    question: str
+    answerable: bool
+    expect_any: list[str] = field(default_factory=list)
+    source_has: list[str] = field(default_factory=list)
+    doc_id: str | None = None
+
+
+@dataclass
+class Outcome:
+    item: Item
+    answer: Answer
+    seconds: float
+    correct_if_answered: bool  # the answer would count, were it not declined
+
+    def hit(self, threshold: float) -> bool:
+        answered = self.answer.answered and self.answer.confidence >= threshold
+        return answered and self.correct_if_answered if self.item.answerable else not answered
+
+
+def fold(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def judge(item: Item, answer: Answer) -> bool:
+    """Whether the answer's content is right, leaving aside whether it was declined."""
+    if not item.answerable:
+        return True
+    text = fold(answer.text)
+    expected = [fold(e) for e in item.expect_any if fold(e) in text]
+    if not expected:
+        return False
+    sources = [s for s in answer.sources if item.doc_id is None or s.doc_id == item.doc_id]
+    needles = [fold(n) for n in item.source_has] or expected
+    return any(fold(needle) in fold(s.quote) for s in sources for needle in needles)
+
+
+# --------------------------------------------------------------------------- loading sets
+
+
+def load_yaml_set(path: Path) -> list[Item]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise ValueError(f"{path}: expected a mapping with an 'items' list")
+    items = []
+    for number, raw in enumerate(data["items"], start=1):
+        if not isinstance(raw, dict) or not isinstance(raw.get("question"), str):
+            raise ValueError(f"{path}: item {number} has no 'question'")
+        items.append(Item(str(raw.get("id", number)), raw["question"], bool(raw.get("answerable", True)),
+                          list(raw.get("expect_any", [])), list(raw.get("source_has", []))))
+    return items
+
+
+def squad_corpus(path: Path) -> tuple[dict[str, str], list[Item]]:
+    """Documents (name -> Markdown with front matter) and items of a SQuAD-format file."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise ValueError(f"{path}: not SQuAD format (expected a top-level 'data' list)")
+    documents: dict[str, str] = {}
+    items: list[Item] = []
+    for number, article in enumerate(data["data"]):
+        title = str(article.get("title", f"article {number}")).replace("_", " ")
+        doc_id = f"{number:03d}"
+        paragraphs = [p["context"].strip() for p in article["paragraphs"]]
+        front = yaml.safe_dump({"title": title}, allow_unicode=True).strip()
+        documents[doc_id] = f"---\n{front}\n---\n" + "\n\n".join(paragraphs) + "\n"
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                impossible = bool(qa.get("is_impossible", False))
+                answers = sorted({a["text"] for a in qa.get("answers", [])})
+                items.append(Item(str(qa["id"]), qa["question"], not impossible and bool(answers),
+                                  answers, [], doc_id))
+    return documents, items
+
+
+def _squad_settings(path: Path, settings: Settings, documents: dict[str, str]) -> Settings:
+    """Write the documents to a scratch knowledge base keyed by content; reuse it when it exists."""
+    digest = hashlib.sha256("".join(documents.values()).encode()).hexdigest()[:10]
+    root = SCRATCH / f"{path.stem}-{digest}"
+    knowledge = root / "knowledge"
+    knowledge.mkdir(parents=True, exist_ok=True)
+    for doc_id, text in documents.items():
+        target = knowledge / f"{doc_id}.md"
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+    return settings.model_copy(update={"knowledge_dir": knowledge, "index_dir": root / "index",
+                                       "max_document_bytes": max(settings.max_document_bytes, 20_000_000)})
+
+
+# --------------------------------------------------------------------------- running
+
+
+def evaluate(items: list[Item], answer: Callable[[str], Answer], progress: bool = False) -> list[Outcome]:
+    outcomes = []
+    for number, item in enumerate(items, start=1):
+        started = time.perf_counter()
+        result = answer(item.question)
+        outcomes.append(Outcome(item, result, time.perf_counter() - started, judge(item, result)))
+        if progress and number % 200 == 0:
+            print(f"  {number}/{len(items)} questions", file=sys.stderr)
+    return outcomes
+
+
+@dataclass
+class Summary:
+    answerable: int
+    hits: int
+    unanswerable: int
+    declined: int
+    median_chars: float
+    latency_ms: dict[str, float]
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.answerable if self.answerable else 1.0
+
+    @property
+    def abstain_rate(self) -> float:
+        return self.declined / self.unanswerable if self.unanswerable else 1.0
+
+    def line(self) -> str:
+        return (f"answerable: {self.hits}/{self.answerable} hit ({self.hit_rate:.1%})  "
+                f"unanswerable: {self.declined}/{self.unanswerable} declined ({self.abstain_rate:.1%})  "
+                f"median answer {self.median_chars:.0f} chars  latency p50 {self.latency_ms['p50']:.1f} ms, "
+                f"p95 {self.latency_ms['p95']:.1f} ms, p99 {self.latency_ms['p99']:.1f} ms")
+
+
+def summarise(outcomes: list[Outcome], threshold: float) -> Summary:
+    answerable = [o for o in outcomes if o.item.answerable]
+    unanswerable = [o for o in outcomes if not o.item.answerable]
+    answered = [len(o.answer.text) for o in outcomes if o.answer.answered and o.answer.confidence >= threshold]
+    return Summary(
+        answerable=len(answerable),
+        hits=sum(o.hit(threshold) for o in answerable),
+        unanswerable=len(unanswerable),
+        declined=sum(o.hit(threshold) for o in unanswerable),
+        median_chars=statistics.median(answered) if answered else 0.0,
+        latency_ms=percentiles([o.seconds * 1000 for o in outcomes]),
+    )
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    return {"p50": at(0.5), "p95": at(0.95), "p99": at(0.99)}
+
+
+def curve(outcomes: list[Outcome], steps: int = 20) -> list[tuple[float, float, float]]:
+    """(threshold, answerable hit rate, unanswerable decline rate) from 0 to 1."""
+    rows = []
+    for step in range(steps + 1):
+        threshold = step / steps
+        summary = summarise(outcomes, threshold)
+        rows.append((threshold, summary.hit_rate, summary.abstain_rate))
+    return rows
+
+
+def failure_record(outcome: Outcome, threshold: float) -> dict[str, Any]:
+    return {"id": outcome.item.id, "question": outcome.item.question, "answerable": outcome.item.answerable,
+            "expected": outcome.item.expect_any, "doc_id": outcome.item.doc_id,
+            "answered": outcome.answer.answered and outcome.answer.confidence >= threshold,
+            "confidence": round(outcome.answer.confidence, 4), "answer": outcome.answer.text,
+            "sources": [s.doc_id for s in outcome.answer.sources]}
+
+
+def run_eval(args: Any, settings: Settings) -> int:
+    """The ``eval`` command. Exit 1 when a given ``--min-hit``/``--min-abstain`` is not met."""
+    from bot.engine import Engine
+
+    path: Path = args.file
+    if not path.is_file():
+        raise FileNotFoundError(f"question set not found: {path}")
+    squad = path.suffix.lower() == ".json"
+    if squad:
+        documents, items = squad_corpus(path)
+        settings = _squad_settings(path, settings, documents)
+    else:
+        items = load_yaml_set(path)
+    if args.limit:
+        items = items[: args.limit]
+    threshold = settings.min_confidence
+    engine = Engine(settings.model_copy(update={"min_confidence": -1.0}))
+    engine.open(notify=lambda message: print(message, file=sys.stderr))
+    outcomes = evaluate(items, engine.answer, progress=squad)
+    failures = [o for o in outcomes if not o.hit(threshold)]
+    shown = failures if not squad else failures[:10]
+    for outcome in shown:
+        record = failure_record(outcome, threshold)
+        print(f"FAIL {record['id']}: {record['question']!r} answered={record['answered']} "
+              f"confidence={record['confidence']} expected={record['expected'][:3]} "
+              f"answer={record['answer'][:160]!r}")
+    if len(shown) < len(failures):
+        print(f"… and {len(failures) - len(shown)} more failures (--failures FILE writes them all)")
+    if args.failures:
+        with args.failures.open("w", encoding="utf-8") as handle:
+            for outcome in failures:
+                handle.write(json.dumps(failure_record(outcome, threshold), ensure_ascii=False) + "\n")
+    summary = summarise(outcomes, threshold)
+    if args.curve:
+        print("threshold  answerable-hit  unanswerable-declined")
+        for t, hit, declined in curve(outcomes):
+            marker = "  <- min_confidence" if abs(t - threshold) < 0.025 else ""
+            print(f"  {t:5.2f}      {hit:6.1%}          {declined:6.1%}{marker}")
+    print(f"{path.name}: {len(items)} questions, min_confidence {threshold}")
+    print(summary.line())
+    below = (args.min_hit is not None and summary.hit_rate < args.min_hit) or (
+        args.min_abstain is not None and summary.abstain_rate < args.min_abstain)
+    return 1 if below else 0

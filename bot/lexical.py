@@ -1,0 +1,115 @@
+"""Lexical analysis shared by BM25 retrieval and sentence scoring.
+
+Tokens are runs of letters, combining marks and digits in any script (``\\w`` alone would break
+Devanagari words at their vowel signs). English tokens are Snowball-stemmed; stop words of English
+and Hindi are dropped. Identifiers survive: "MS-10" yields ``ms``, ``10`` and the joined ``ms10``,
+and month abbreviations ("Nov.") fold to the full month name so "Nov. 18" meets "November 18".
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import regex
+import Stemmer
+
+_TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:[-'’][\p{L}\p{M}\p{N}]+)*")
+_LATIN = regex.compile(r"^[a-z0-9]+$")
+
+MONTHS = {
+    "jan": "january", "feb": "february", "mar": "march", "apr": "april", "jun": "june", "jul": "july",
+    "aug": "august", "sep": "september", "sept": "september", "oct": "october", "nov": "november",
+    "dec": "december",
+}
+STOPWORDS = frozenset(
+    # English function words. Question words are stop words too: the answer scorer reads the
+    # question's type ("when", "how many") from the raw text, not from these terms.
+    "a an the and or but if of at by for with about against between into through during before after "
+    "above below to from up down in out on off over under again further then once here there all any "
+    "both each few more most other some such no nor not only own same so than too very s t can will "
+    "just don should now is are was were be been being have has had having do does did doing i me my "
+    "we our you your he him his she her it its they them their what which who whom this that these "
+    "those am would could shall may might must when where why how".split()
+    # Hindi: postpositions, auxiliaries and particles.
+    + "का के की को में से पर ने है हैं था थे थी हो होता होती और या भी तो ही इस उस ये वो यह वह एक "
+    "कि कर किया गया गई जा रहा रहे रही लिए साथ तक".split()
+)
+QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    """Case-folded word tokens, hyphenated identifiers kept whole (``ms-10``)."""
+    return [match.group().casefold() for match in _TOKEN.finditer(text)]
+
+
+def tokenize(text: str) -> list[str]:
+    """Index terms for BM25 and overlap scoring."""
+    terms: list[str] = []
+    stem = _stemmer().stemWord
+    for word in words(text):
+        parts = regex.split(r"[-'’]", word)
+        if len(parts) > 1:
+            terms.append("".join(parts))
+        for part in parts:
+            part = MONTHS.get(part, part)
+            if not part or part in STOPWORDS:
+                continue
+            terms.append(stem(part) if _LATIN.match(part) else part)
+    return terms
+
+
+def tokenize_many(texts: Iterable[str]) -> list[list[str]]:
+    return [tokenize(text) for text in texts]
+
+
+def latin_share(text: str) -> float:
+    """Fraction of letters that are Latin: the default embedding model only understands English."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return 1.0
+    return sum(ch.isascii() or "\u00c0" <= ch <= "\u024f" for ch in letters) / len(letters)
+
+
+class Lexicon:
+    """Document frequencies over chunks, to weigh how much of a question a sentence covers."""
+
+    def __init__(self, document_frequency: dict[str, int], documents: int) -> None:
+        self.df = document_frequency
+        self.documents = max(documents, 1)
+
+    @classmethod
+    def build(cls, tokenized: Sequence[Sequence[str]]) -> Lexicon:
+        df: Counter[str] = Counter()
+        for terms in tokenized:
+            df.update(set(terms))
+        return cls(dict(df), len(tokenized))
+
+    def idf(self, term: str) -> float:
+        """BM25-style idf; a term the corpus has never seen weighs the most."""
+        df = self.df.get(term, 0)
+        return math.log(1 + (self.documents - df + 0.5) / (df + 0.5))
+
+    def coverage(self, query_terms: Sequence[str], text_terms: Iterable[str]) -> float:
+        """Share of the query's idf mass that ``text_terms`` contain, in [0, 1]."""
+        unique = set(query_terms)
+        total = sum(self.idf(term) for term in unique)
+        if total == 0:
+            return 0.0
+        present = set(text_terms)
+        return sum(self.idf(term) for term in unique if term in present) / total
+
+    def known_share(self, query_terms: Sequence[str]) -> float:
+        """Share of the query's idf mass the corpus contains at all: low means off-topic."""
+        unique = set(query_terms)
+        total = sum(self.idf(term) for term in unique)
+        if total == 0:
+            return 0.0
+        return sum(self.idf(term) for term in unique if term in self.df) / total

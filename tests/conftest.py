@@ -1,0 +1,40 @@
+"""Shared fixtures: the real model, loaded once per session, and engines over copies of the articles."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bot.config import Settings  # noqa: E402
+from bot.embedding import Embedder  # noqa: E402
+from bot.engine import Engine  # noqa: E402
+from tests.helpers import make_settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def engine(settings: Settings, embedder: Embedder) -> Engine:
+    engine = Engine(settings, embedder)
+    engine.open()
+    return engine
+
+
+@pytest.fixture(scope="module")
+def launch_engine(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Engine:
+    """One read-only engine over the launch articles for tests that only ask questions."""
+    engine = Engine(make_settings(tmp_path_factory.mktemp("launch")), embedder)
+    engine.open()
+    return engine
