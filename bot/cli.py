@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--failures", type=Path, help="write every failure to this JSON Lines file")
     evaluate.add_argument("--curve", action="store_true", help="print the confidence threshold trade-off")
 
-    commands.add_parser("discord", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")
+    discord = commands.add_parser("discord", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")
+    discord.add_argument("--sync-global", action="store_true",
+                         help="also publish the slash commands to every server (takes up to an hour)")
     return parser
 
 
@@ -166,7 +168,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
     from bot.discord_app import run
 
-    return run(settings)
+    return run(settings, sync_global=args.sync_global)
 
 
 COMMANDS = {

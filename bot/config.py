@@ -11,7 +11,7 @@ import logging
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -38,6 +38,7 @@ class DiscordSettings(BaseModel):
     guild_questions_per_minute: int = 20
     log_question_text: bool = False
     reload_check_seconds: float = 5.0
+    answer_workers: int = Field(2, ge=1)
 
 
 class Settings(BaseSettings):
@@ -53,6 +54,8 @@ class Settings(BaseSettings):
     knowledge_dir: Path = Path("knowledge")
     index_dir: Path = Path("index")
     model: str = "default"
+    embedding_backend: Literal["auto", "torch", "onnx"] = "auto"
+    onnx_cache_dir: Path | None = None
     batch_size: int = Field(16, ge=1)
     max_document_bytes: int = Field(2_000_000, ge=1)
 
@@ -60,13 +63,13 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(150, ge=0)
     hnsw_threshold: int = Field(200_000, ge=1)
 
-    top_k: int = Field(5, ge=1, le=50)
+    top_k: int = Field(8, ge=1, le=50)
     candidates: int = Field(30, ge=1)
     rrf_k: int = Field(60, ge=1)
     cross_script_dense_weight: float = Field(0.25, ge=0.0, le=1.0)
 
     answer_chars: int = Field(500, ge=80)
-    follow_ratio: float = Field(0.9, ge=0.0, le=1.0)
+    follow_ratio: float = Field(0.8, ge=0.0, le=1.0)
     min_confidence: float = 0.45
     max_question_chars: int = Field(500, ge=10)
 
@@ -102,9 +105,13 @@ class _NoSecrets(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         values = dict(self.inner())
-        if values.pop("discord_token", None) is not None:
-            logger.warning("ignoring discord_token in the YAML config: set DISCORD_TOKEN in .env instead")
+        for key in [key for key in values if key.lower() in _SECRET_KEYS]:
+            del values[key]
+            logger.warning("ignoring %s in the YAML config: secrets belong in the environment or .env", key)
         return values
+
+
+_SECRET_KEYS = {"discord_token", "launchbot_discord_token"}
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

@@ -34,6 +34,7 @@ import numpy as np
 from bot.chunking import Chunk, Sentence, chunk_documents
 from bot.embedding import Embedder
 from bot.knowledge import Document, LoadError, LoadResult, load_documents
+from bot.lexical import VERSION as TOKENIZER_VERSION
 from bot.lexical import Lexicon, tokenize_many
 
 logger = logging.getLogger(__name__)
@@ -137,16 +138,20 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class IndexSettings:
-    """The settings an index is built with; a change in any of them forces a full rebuild."""
+    """The settings an index is built with. A change of model or chunking forces a full rebuild; a
+    new tokenizer only makes the index stale (the lexical side is rebuilt by every build anyway)."""
 
     model: str
     chunk_size: int
     chunk_overlap: int
     hnsw_threshold: int = 200_000
 
-    def fingerprint(self) -> dict:
+    def vector_fingerprint(self) -> dict:
         return {"model": self.model, "chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap,
                 "chunker_version": CHUNKER_VERSION}
+
+    def fingerprint(self) -> dict:
+        return {**self.vector_fingerprint(), "tokenizer_version": TOKENIZER_VERSION}
 
 
 # --------------------------------------------------------------------------- reading
@@ -273,13 +278,14 @@ def build_index(
         chunking = chunk_documents(loaded.documents, settings.chunk_size, settings.chunk_overlap)
         cache = _vector_cache(previous) if previous else {}
         texts = _texts(loaded.documents, chunking)
-        chunk_vectors, embedded_c = _vectors(texts.chunks, cache, embedder, progress)
-        sentence_vectors, embedded_s = _vectors(texts.sentences, cache, embedder, progress)
+        reused = len(texts.unique() & cache.keys())
+        embedded = _embed_missing(texts.unique(), cache, embedder, progress)
+        chunk_vectors = _matrix(texts.chunks, cache, embedder.dimension)
+        sentence_vectors = _matrix(texts.sentences, cache, embedder.dimension)
         version = _write_version(index_dir, loaded, chunking, texts, chunk_vectors, sentence_vectors,
                                  embedder, settings)
         _swap(index_dir, version)
     on_disk = {doc.doc_id: doc.sha256 for doc in loaded.documents}
-    embedded = embedded_c + embedded_s
     report = BuildReport(
         path=version,
         added=sorted(set(on_disk) - set(old_docs)),
@@ -290,7 +296,7 @@ def build_index(
         chunks=len(chunking.chunks),
         sentences=len(chunking.sentences),
         embedded=embedded,
-        reused=len(texts.chunks) + len(texts.sentences) - embedded,
+        reused=reused,
         seconds=time.perf_counter() - started,
         full_rebuild=previous is None,
     )
@@ -302,6 +308,9 @@ def build_index(
 class _Texts:
     chunks: list[str]
     sentences: list[str]
+
+    def unique(self) -> set[str]:
+        return set(self.chunks) | set(self.sentences)
 
 
 def _texts(documents: list[Document], chunking) -> _Texts:
@@ -323,7 +332,8 @@ def _previous_for_reuse(index_dir: Path, settings: IndexSettings, rebuild: bool)
     except IndexCorrupt as exc:
         logger.warning("not reusing the current index: %s", exc)
         return None
-    if previous.manifest.get("settings") != settings.fingerprint():
+    built = previous.manifest.get("settings", {})
+    if {key: built.get(key) for key in settings.vector_fingerprint()} != settings.vector_fingerprint():
         logger.info("model or chunking settings changed: rebuilding every vector")
         return None
     return previous
@@ -340,18 +350,20 @@ def _vector_cache(previous: KnowledgeIndex) -> dict[str, np.ndarray]:
     return cache
 
 
-def _vectors(texts: list[str], cache: dict[str, np.ndarray], embedder: Embedder,
-             progress: bool) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts``, embedding only those the cache lacks; returns (vectors, embedded)."""
-    missing = sorted({text for text in texts if text not in cache})
+def _embed_missing(texts: set[str], cache: dict[str, np.ndarray], embedder: Embedder, progress: bool) -> int:
+    """Embed the texts the cache lacks (one batched call) and add them; returns how many."""
+    missing = sorted(texts - cache.keys())
     if missing:
         for text, vector in zip(missing, embedder.encode(missing, progress=progress), strict=True):
             cache[text] = vector
-    dimension = embedder.dimension
+    return len(missing)
+
+
+def _matrix(texts: list[str], cache: dict[str, np.ndarray], dimension: int) -> np.ndarray:
     matrix = np.zeros((len(texts), dimension), dtype=np.float32)
     for row, text in enumerate(texts):
         matrix[row] = cache[text]
-    return matrix, len(missing)
+    return matrix
 
 
 def make_faiss_index(vectors: np.ndarray, hnsw_threshold: int) -> faiss.Index:

@@ -2,8 +2,9 @@
 
 Tokens are runs of letters, combining marks and digits in any script (``\\w`` alone would break
 Devanagari words at their vowel signs). English tokens are Snowball-stemmed; stop words of English
-and Hindi are dropped. Identifiers survive: "MS-10" yields ``ms``, ``10`` and the joined ``ms10``,
-and month abbreviations ("Nov.") fold to the full month name so "Nov. 18" meets "November 18".
+and Hindi are dropped. Identifiers survive as one term: "MS-10" is ``ms10`` (one term, so it is not
+counted three times), while hyphenated words ("time-lapse") yield their parts, as in "time lapse".
+Month abbreviations ("Nov.") fold to the full month name so "Nov. 18" meets "November 18".
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from functools import lru_cache
 import regex
 import Stemmer
 
+VERSION = 2  # bump when tokenize() changes: indexes built with another version are stale
 _TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:[-'’][\p{L}\p{M}\p{N}]+)*")
 _LATIN = regex.compile(r"^[a-z0-9]+$")
 
@@ -24,7 +26,7 @@ MONTHS = {
     "aug": "august", "sep": "september", "sept": "september", "oct": "october", "nov": "november",
     "dec": "december",
 }
-STOPWORDS = frozenset(
+_ENGLISH_STOPWORDS = (
     # English function words. Question words are stop words too: the answer scorer reads the
     # question's type ("when", "how many") from the raw text, not from these terms.
     "a an the and or but if of at by for with about against between into through during before after "
@@ -32,12 +34,14 @@ STOPWORDS = frozenset(
     "both each few more most other some such no nor not only own same so than too very s t can will "
     "just don should now is are was were be been being have has had having do does did doing i me my "
     "we our you your he him his she her it its they them their what which who whom this that these "
-    "those am would could shall may might must when where why how".split()
+    "those am would could shall may might must when where why how much many".split()
+)
+_HINDI_STOPWORDS = (
     # Hindi: postpositions, auxiliaries and particles.
-    + "का के की को में से पर ने है हैं था थे थी हो होता होती और या भी तो ही इस उस ये वो यह वह एक "
+    "का के की को में से पर ने है हैं था थे थी हो होता होती और या भी तो ही इस उस ये वो यह वह एक "
     "कि कर किया गया गई जा रहा रहे रही लिए साथ तक".split()
 )
-QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
+STOPWORDS = frozenset(_ENGLISH_STOPWORDS + _HINDI_STOPWORDS)
 
 
 @lru_cache(maxsize=1)
@@ -56,8 +60,8 @@ def tokenize(text: str) -> list[str]:
     stem = _stemmer().stemWord
     for word in words(text):
         parts = regex.split(r"[-'’]", word)
-        if len(parts) > 1:
-            terms.append("".join(parts))
+        if len(parts) > 1 and any(ch.isdigit() for ch in word):
+            parts = ["".join(parts)]
         for part in parts:
             part = MONTHS.get(part, part)
             if not part or part in STOPWORDS:

@@ -9,10 +9,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bot.config import Settings  # noqa: E402
-from bot.embedding import Embedder  # noqa: E402
-from bot.engine import Engine  # noqa: E402
-from tests.helpers import make_settings  # noqa: E402
+from bot.config import Settings
+from bot.embedding import Embedder
+from bot.engine import Engine
+from tests.helpers import make_settings
 
 
 @pytest.fixture(scope="session")

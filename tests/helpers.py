@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import shutil
+import time
+import unittest.mock
+from collections import deque
+from functools import cache
 from pathlib import Path
+
+import discord
 
 from bot.config import Settings
 from bot.embedding import Embedder
@@ -34,3 +42,150 @@ class CountingEmbedder(Embedder):
     @property
     def embedded(self) -> int:
         return sum(self.calls)
+
+
+# --------------------------------------------------------------------------- Discord mocks
+# In the manner of python-discord/bot's tests/helpers.py: each mock is spec'd on the real discord.py
+# class, so a test that touches an attribute or method the real object does not have fails loudly,
+# and coroutine methods become AsyncMocks that record how they were awaited.
+
+_ids = itertools.count(100_000_000_000_000_000)
+
+
+def next_id() -> int:
+    return next(_ids)
+
+
+class CustomMockMixin:
+    """Spec the mock on ``spec_set`` and make its children plain MagicMocks."""
+
+    spec_set: object = None
+
+    def __init__(self, **kwargs) -> None:
+        name = kwargs.pop("name", None)
+        super().__init__(spec_set=self.spec_set, **kwargs)
+        if name is not None:
+            self.name = name
+
+    def _get_child_mock(self, **kwargs):
+        """Coroutine methods of the spec'd class become AsyncMocks, everything else MagicMocks."""
+        if kwargs.get("_new_name") in self.__dict__.get("_spec_asyncs", ()):
+            return unittest.mock.AsyncMock(**kwargs)
+        return unittest.mock.MagicMock(**kwargs)
+
+
+class MockRole(CustomMockMixin, unittest.mock.MagicMock):
+    spec_set = discord.Role
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**{"id": next_id(), "name": "role", "position": 1, **kwargs})
+        self.mention = f"<@&{self.id}>"
+
+
+class MockGuild(CustomMockMixin, unittest.mock.MagicMock):
+    spec_set = discord.Guild
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**{"id": next_id(), "name": "Guild", **kwargs})
+
+
+class MockMember(CustomMockMixin, unittest.mock.MagicMock):
+    spec_set = discord.Member
+
+    def __init__(self, roles: list | None = None, **kwargs) -> None:
+        super().__init__(**{"id": next_id(), "name": "member", "bot": False, **kwargs})
+        self.roles = roles or []
+        self.mention = f"<@{self.id}>"
+
+
+class MockTextChannel(CustomMockMixin, unittest.mock.MagicMock):
+    spec_set = discord.TextChannel
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**{"id": next_id(), "name": "general", **kwargs})
+        self.mention = f"<#{self.id}>"
+
+
+class MockThread(CustomMockMixin, unittest.mock.MagicMock):
+    spec_set = discord.Thread
+
+    def __init__(self, parent: MockTextChannel | None = None, **kwargs) -> None:
+        super().__init__(**{"id": next_id(), "name": "thread", **kwargs})
+        self.parent = parent
+        self.parent_id = parent.id if parent is not None else None
+        self.mention = f"<#{self.id}>"
+
+
+class MockMessage(CustomMockMixin, unittest.mock.MagicMock):
+    spec_set = discord.Message
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**{"id": next_id(), "content": "", "mentions": [], **kwargs})
+        self.create_thread.return_value = MockThread(parent=kwargs.get("channel"))
+
+
+class MockInteractionResponse(CustomMockMixin, unittest.mock.MagicMock):
+    """Knows whether it was used, like the real one: ``is_done()`` turns True after a response."""
+
+    spec_set = discord.InteractionResponse
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.is_done.side_effect = lambda: bool(self.defer.await_count or self.send_message.await_count)
+        # Set return values now: an AsyncMock builds its default return value lazily, on first call.
+        self.defer.return_value = self.send_message.return_value = None
+
+
+class MockWebhook(CustomMockMixin, unittest.mock.MagicMock):
+    spec_set = discord.Webhook
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.send.return_value = MockMessage()
+
+
+class MockInteraction(CustomMockMixin, unittest.mock.MagicMock):
+    spec_set = discord.Interaction
+
+    def __init__(self, client=None, *, permissions: discord.Permissions | None = None,
+                 user: MockMember | None = None, channel=None, guild: MockGuild | None = None, **kwargs) -> None:
+        guild = guild or MockGuild()
+        channel = channel or MockTextChannel(guild=guild)
+        super().__init__(**{"id": next_id(), "client": client, "guild": guild, "guild_id": guild.id,
+                            "channel": channel, "channel_id": channel.id, "user": user or MockMember(guild=guild),
+                            "permissions": permissions or discord.Permissions.none(), "command": None, **kwargs})
+        self.response = MockInteractionResponse()
+        self.followup = MockWebhook()
+
+    def sent(self) -> list[unittest.mock._Call]:
+        """Everything sent back to the member (initial response and followups), in order."""
+        return [*self.response.send_message.await_args_list, *self.followup.send.await_args_list]
+
+
+@cache
+def _bot_spec():
+    """A real, never-connected LaunchBot whose attributes (instance ones included) spec MockBot."""
+    from bot.discord_app import LaunchBot
+
+    return LaunchBot(Settings(), engine=None, storage=None)
+
+
+class MockBot(CustomMockMixin, unittest.mock.MagicMock):
+    """A LaunchBot with real services (engine, storage, limiter) and mocked Discord plumbing."""
+
+    def __init__(self, settings: Settings, engine, storage, **kwargs) -> None:
+        from bot.limits import RateLimiter
+
+        MockBot.spec_set = _bot_spec()
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.engine = engine
+        self.storage = storage
+        self.limiter = RateLimiter(settings.discord.user_cooldown_seconds,
+                                   settings.discord.guild_questions_per_minute)
+        self.channel_configs = {}
+        self.latencies = deque(maxlen=2000)
+        self.answer_slots = asyncio.Semaphore(settings.discord.answer_workers)
+        self.started = time.time()
+        self.latency = 0.042
+        self.user = MockMember(name="launchbot", bot=True)

@@ -1,6 +1,5 @@
 from bot.chunking import chunk_documents, split_sentences
 from bot.knowledge import Document, load_documents
-
 from tests.helpers import KNOWLEDGE
 
 

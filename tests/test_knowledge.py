@@ -3,7 +3,6 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge import load_documents, parse_document
-
 from tests.helpers import KNOWLEDGE, REPO
 
 SEEDS = REPO.parent / "shared" / "seeds"

@@ -1,0 +1,36 @@
+"""``python -m benchmarks [--quick]``: run every benchmark, print the table, write the results."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from benchmarks.report import table, write_json, write_results_md
+from benchmarks.runner import FULL, QUICK, run
+
+logger = logging.getLogger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every piece (~1 min)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command = "python -m benchmarks" + (" --quick" if args.quick else "")
+    results = run(QUICK if args.quick else FULL)
+    print(table(results))
+    path = write_json(results, command)
+    print(f"\nwrote {path}")
+    if args.quick:
+        print("(--quick: benchmarks/RESULTS.md left as it was)")
+    else:
+        write_results_md(results, command)
+        print("updated benchmarks/RESULTS.md")
+    return 1 if results.facts.get("failed") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
