@@ -3,8 +3,13 @@
 Every sentence and chunk is a ``(start, end)`` span into its document's text, so a quote is always
 ``document.text[start:end]``: verbatim by construction, never re-assembled.
 
-Three things keep page furniture and repetition from crowding out the article text:
+Four things keep page furniture and repetition from crowding out the article text:
 - lines such as "Picture 1 of ..." are dropped;
+- embedded social-media posts are dropped: an attribution line ("— Name (@handle) October 3, 2020")
+  and the post's text, the line just before it. They are readers' reactions, not reporting: quoting
+  one as an answer would pass off a stranger's claim as the article's. (A post longer than one line
+  keeps its earlier lines: the article's own text can continue right up to a post, so nothing
+  structural tells where a longer post begins.);
 - a social-media sign-off ("Follow us on ...", "Join our ...") ends the article: what follows it
   (forum plugs, author bios) is dropped;
 - a sentence seen before anywhere in the corpus (case and spacing folded) is indexed once.
@@ -36,6 +41,7 @@ _SIGN_OFF = regex.compile(
     regex.IGNORECASE,
 )
 _LABEL = regex.compile(r"^\S+(?:\s\S+){0,2}:\s*$")
+_ATTRIBUTION = regex.compile(r"^[—–-]\s*.{1,80}\(@\w{1,30}\)\s+\p{L}+\.?\s+\d{1,2},\s+\d{4}\s*$")
 _LEADING_JUNK = ".,;: \t"
 
 
@@ -126,13 +132,26 @@ def chunk_documents(documents: Iterable[Document], size: int = 800, overlap: int
     return result
 
 
+def embedded_posts(lines: list[str]) -> set[int]:
+    """Indices of lines that belong to embedded social-media posts (see the module docstring)."""
+    posts: set[int] = set()
+    for number, line in enumerate(lines):
+        if _ATTRIBUTION.match(line.strip()):
+            posts.add(number)
+            if number > 0 and lines[number - 1].strip() and not _ATTRIBUTION.match(lines[number - 1].strip()):
+                posts.add(number - 1)
+    return posts
+
+
 def _paragraph_sentences(document: Document, result: Chunking, seen: set[str]) -> Iterable[list[int]]:
     """Yield runs of kept sentence ids; a run ends at a blank line, furniture or a duplicate."""
     text = document.text
+    lines = text.split("\n")
+    posts = embedded_posts(lines)
     run: list[int] = []
     trailer = False
     position = 0
-    for line in text.split("\n"):
+    for number, line in enumerate(lines):
         line_start, position = position, position + len(line) + 1
         stripped = line.strip()
         if not stripped:
@@ -141,7 +160,7 @@ def _paragraph_sentences(document: Document, result: Chunking, seen: set[str]) -
                 run = []
             continue
         trailer = trailer or bool(_SIGN_OFF.match(stripped))
-        if trailer or _FURNITURE.match(stripped) or _LABEL.match(stripped):
+        if trailer or number in posts or _FURNITURE.match(stripped) or _LABEL.match(stripped):
             result.furniture += 1
             if run:
                 yield run

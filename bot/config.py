@@ -64,13 +64,14 @@ class Settings(BaseSettings):
     hnsw_threshold: int = Field(200_000, ge=1)
 
     top_k: int = Field(8, ge=1, le=50)
+    sentence_candidates: int = Field(10, ge=0, le=100)
     candidates: int = Field(30, ge=1)
     rrf_k: int = Field(60, ge=1)
     cross_script_dense_weight: float = Field(0.25, ge=0.0, le=1.0)
 
     answer_chars: int = Field(500, ge=80)
     follow_ratio: float = Field(0.8, ge=0.0, le=1.0)
-    min_confidence: float = 0.45
+    min_confidence: float = 0.30
     max_question_chars: int = Field(500, ge=10)
 
     discord: DiscordSettings = DiscordSettings()

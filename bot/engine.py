@@ -60,7 +60,9 @@ class Engine:
     @property
     def answer_settings(self) -> AnswerSettings:
         s = self.settings
-        return AnswerSettings(s.top_k, s.answer_chars, s.follow_ratio, s.min_confidence, s.max_question_chars)
+        return AnswerSettings(top_k=s.top_k, sentence_candidates=s.sentence_candidates, answer_chars=s.answer_chars,
+                              follow_ratio=s.follow_ratio, min_confidence=s.min_confidence,
+                              max_question_chars=s.max_question_chars)
 
     def open(self, notify: Callable[[str], None] = logger.info) -> None:
         """Load the index, building or updating it first when it is missing or stale, and warm the

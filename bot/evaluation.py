@@ -110,10 +110,10 @@ def squad_corpus(path: Path) -> tuple[dict[str, str], list[Item]]:
     return documents, items
 
 
-def _squad_settings(path: Path, settings: Settings, documents: dict[str, str]) -> Settings:
+def squad_settings(path: Path, settings: Settings, documents: dict[str, str], scratch: Path = SCRATCH) -> Settings:
     """Write the documents to a scratch knowledge base keyed by content; reuse it when it exists."""
     digest = hashlib.sha256("".join(documents.values()).encode()).hexdigest()[:10]
-    root = SCRATCH / f"{path.stem}-{digest}"
+    root = scratch / f"{path.stem}-{digest}"
     knowledge = root / "knowledge"
     knowledge.mkdir(parents=True, exist_ok=True)
     for doc_id, text in documents.items():
@@ -215,7 +215,7 @@ def run_eval(args: Any, settings: Settings) -> int:
     squad = path.suffix.lower() == ".json"
     if squad:
         documents, items = squad_corpus(path)
-        settings = _squad_settings(path, settings, documents)
+        settings = squad_settings(path, settings, documents)
     else:
         items = load_yaml_set(path)
     if args.limit:

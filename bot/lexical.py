@@ -110,6 +110,15 @@ class Lexicon:
         present = set(text_terms)
         return sum(self.idf(term) for term in unique if term in present) / total
 
+    def specificity(self, query_terms: Sequence[str]) -> float:
+        """Mean idf of the query's terms relative to the rarest possible term, in [0, 1]: near 0 when
+        every term is everywhere (so matching them says little about a sentence)."""
+        unique = set(query_terms)
+        if not unique:
+            return 0.0
+        rarest = math.log(1 + (self.documents + 0.5) / 0.5)
+        return sum(self.idf(term) for term in unique) / len(unique) / rarest
+
     def known_share(self, query_terms: Sequence[str]) -> float:
         """Share of the query's idf mass the corpus contains at all: low means off-topic."""
         unique = set(query_terms)

@@ -1,5 +1,6 @@
 """Hybrid retrieval: dense (FAISS) and lexical (BM25) candidate lists fused by reciprocal rank.
 
+A second, sentence-level dense search adds candidate sentences from chunks that ranked low.
 Rank fusion needs no score calibration between the two sides, and keeps exact identifiers
 ("MS-10", "71", dates) that the dense model blurs. The dense side is down-weighted by the share of
 the question written outside the Latin script, because the default model only understands English:
@@ -71,6 +72,15 @@ class Retriever:
                 dense_rank.get(chunk_id), lexical_rank.get(chunk_id))
             for chunk_id, score in best
         ]
+
+    def sentences(self, query: Query, n: int) -> list[int]:
+        """The ``n`` sentences nearest the question, wherever their chunks ranked: on a corpus whose
+        chunks all share one topic, the sentence that answers can sit in a chunk that ranks low."""
+        n = min(n, len(self.index.sentences))
+        if n == 0 or query.dense_weight < 1.0:
+            return []
+        _, ids = self.index.sentence_index.search(query.vector[None, :], n)
+        return [int(i) for i in ids[0] if i >= 0]
 
     def _dense(self, query: Query) -> list[tuple[int, float]]:
         n = min(self.candidates, len(self.index.chunks))

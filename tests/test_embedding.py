@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -90,7 +91,10 @@ def test_failed_export_falls_back_to_torch(tmp_path: Path, torch_embedder: Embed
     assert not list(tmp_path.rglob("*.onnx*"))
 
 
-def test_export_failing_verification_is_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_failing_verification_is_not_cached(tmp_path: Path, onnx_embedder: Embedder, onnx_cache: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    exported = next(onnx_cache.rglob("model.onnx"))
+    monkeypatch.setattr(onnx_embedding, "_export_transformer", lambda spec, file: shutil.copy(exported, file))
     monkeypatch.setattr(onnx_embedding, "VERIFY_TOLERANCE", -1.0)  # any difference at all is a mismatch
     fallback = Embedder(onnx_cache_dir=tmp_path)
     assert fallback.backend == "torch"
