@@ -73,3 +73,15 @@ def test_long_paragraphs_become_overlapping_chunks_within_size():
 def test_chunks_do_not_cross_paragraphs():
     chunking = chunk_documents([doc("First paragraph here.\n\nSecond paragraph here.")], size=800)
     assert len(chunking.chunks) == 2
+
+
+def test_embedded_social_posts_are_not_indexed_but_the_article_around_them_is():
+    text = ("The agency shared a video of the launch.\n"
+            "This is what a launch looks like. pic.twitter.com/abc\n"
+            "— Some Person (@someone) October 3, 2020\n"
+            "The article goes on after the post.\n"
+            "Space is fake, it is all graphics.\n"
+            "— A Sceptic (@sceptic) October 4, 2020\n")
+    chunking = chunk_documents([doc(text)])
+    indexed = [text[s.start : s.end] for s in chunking.sentences]
+    assert indexed == ["The agency shared a video of the launch.", "The article goes on after the post."]

@@ -29,3 +29,11 @@ def test_coverage_weighs_rare_terms_more():
 def test_latin_share():
     assert latin_share("Where is Baikonur?") == 1.0
     assert latin_share("रॉकेट लॉन्च") == 0.0
+
+
+def test_specificity_is_low_when_every_term_is_everywhere():
+    lexicon = Lexicon.build([["rocket", "launch", "a"], ["rocket", "launch", "b"], ["rocket", "launch", "c"]])
+    assert lexicon.specificity(["rocket", "launch"]) < 0.2
+    assert lexicon.specificity(["a"]) > lexicon.specificity(["rocket"])
+    assert lexicon.specificity(["never-seen"]) > 0.99
+    assert lexicon.specificity([]) == 0.0
