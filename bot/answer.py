@@ -37,6 +37,7 @@ OWN_OVERLAP_SHARE = 0.4  # the rest of the overlap credit comes from the neighbo
 # corpus about a rocket launch says little. On SQuAD this moves the hit rate by less than 0.2 points.
 SPECIFIC_QUERY = 0.5
 MAX_QUOTED_SENTENCES = 3
+CLOSEST_FLOOR = 0.2  # a decline points at the closest passage only when it is at least this related
 
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
@@ -142,7 +143,7 @@ def answer_question(question: object, retriever: Retriever, settings: AnswerSett
     candidates = score_sentences(index, query, gather_candidates(index, hits, extra))
     best = candidates[0]
     if best.relevance < settings.min_confidence:
-        closest = _sources(index, [best])[0]
+        closest = _sources(index, [best])[0] if best.relevance >= CLOSEST_FLOOR else None
         return Answer(clean.text, False, DECLINE, confidence=best.relevance, closest=closest)
     chosen = _choose(index, candidates, settings)
     sources = _sources(index, chosen)

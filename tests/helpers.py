@@ -28,6 +28,11 @@ def make_settings(root: Path, **overrides) -> Settings:
     return Settings(knowledge_dir=knowledge, index_dir=root / "index", **overrides)
 
 
+def mentions_launch_date(text: str) -> bool:
+    """The launch date in any of the forms the articles use."""
+    return any(form in text for form in ("November 16", "Nov. 16", "16 नवंबर"))
+
+
 class CountingEmbedder(Embedder):
     """The real embedder, counting what it is asked to embed (a spy, not a fake)."""
 

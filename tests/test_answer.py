@@ -103,3 +103,8 @@ def test_invisible_characters_do_not_change_the_answer(launch_engine: Engine):
     plain = launch_engine.answer("When did Progress 71 dock?")
     disguised = launch_engine.answer(HOSTILE["zero_width"])
     assert disguised.text == plain.text
+
+
+def test_unrelated_questions_get_no_closest_passage(launch_engine: Engine):
+    answer = launch_engine.answer("How do I bake sourdough bread?")
+    assert not answer.answered and answer.closest is None
