@@ -180,6 +180,7 @@ def sentence_features(index: KnowledgeIndex, query: Query,
     ids = np.fromiter((c.sentence_id for c in candidates), dtype=np.int64)
     dense = index.sentence_vectors[ids] @ query.vector
     wanted = question_cues(query.text)
+    asked = set(query.terms)
     result = []
     for candidate, cosine in zip(candidates, dense, strict=True):
         text = index.sentence_text(candidate.sentence_id)
@@ -188,7 +189,7 @@ def sentence_features(index: KnowledgeIndex, query: Query,
             dense=float(cosine),
             overlap=_overlap(index, query, candidate.sentence_id),
             passage=candidate.passage,
-            cue=1.0 if wanted and has_cue(text, query.text, wanted) else 0.0,
+            cue=1.0 if wanted and has_cue(text, asked, wanted) else 0.0,
             asks=1.0 if text.rstrip("\"'”’) ").endswith("?") or text.strip() == title.strip() else 0.0,
         )))
     return result
@@ -215,12 +216,12 @@ def score_sentences(index: KnowledgeIndex, query: Query, candidates: list[_Candi
 
 def _overlap(index: KnowledgeIndex, query: Query, sentence_id: int) -> float:
     """Coverage by the sentence itself, with some credit for terms in its neighbours (pronouns)."""
-    own = tokenize(index.sentence_text(sentence_id))
+    own = index.sentence_terms(sentence_id)
     around = list(own)
     doc_id = index.sentences[sentence_id].doc_id
     for neighbour in (sentence_id - 1, sentence_id + 1):
         if 0 <= neighbour < len(index.sentences) and index.sentences[neighbour].doc_id == doc_id:
-            around.extend(tokenize(index.sentence_text(neighbour)))
+            around.extend(index.sentence_terms(neighbour))
     lexicon = index.lexicon
     return (OWN_OVERLAP_SHARE * lexicon.coverage(query.terms, own)
             + (1 - OWN_OVERLAP_SHARE) * lexicon.coverage(query.terms, around))
@@ -230,9 +231,9 @@ def question_cues(question: str) -> set[str]:
     return {cue for pattern, cue in _QUESTION_CUES if pattern.search(question)}
 
 
-def has_cue(sentence: str, question: str, wanted: set[str]) -> bool:
-    """True when the sentence holds a span of a wanted type that the question does not already hold."""
-    asked = set(tokenize(question))
+def has_cue(sentence: str, asked: set[str], wanted: set[str]) -> bool:
+    """True when the sentence holds a span of a wanted type whose terms the question (``asked``, its
+    terms) does not already hold."""
     for cue in wanted:
         for match in _CUES[cue].finditer(sentence):
             if not set(tokenize(match.group())) <= asked:

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
 
     chunk_size: int = Field(800, ge=50)
     chunk_overlap: int = Field(150, ge=0)
-    hnsw_threshold: int = Field(200_000, ge=1)
+    hnsw_threshold: int = Field(50_000, ge=1)
 
     top_k: int = Field(8, ge=1, le=50)
     sentence_candidates: int = Field(10, ge=0, le=100)

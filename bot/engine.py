@@ -44,7 +44,8 @@ class _Live:
 class Engine:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.model, settings.batch_size)
+        self.embedder = embedder or Embedder(settings.model, settings.batch_size, settings.embedding_backend,
+                                             settings.onnx_cache_dir)
         self.started = time.time()
         self._live: _Live | None = None
         self._reindexing = threading.Lock()

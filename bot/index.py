@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ from bot.chunking import Chunk, Sentence, chunk_documents
 from bot.embedding import Embedder
 from bot.knowledge import Document, LoadError, LoadResult, load_documents
 from bot.lexical import VERSION as TOKENIZER_VERSION
-from bot.lexical import Lexicon, tokenize_many
+from bot.lexical import Lexicon, tokenize, tokenize_many
 
 logger = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
@@ -92,6 +93,11 @@ class KnowledgeIndex:
         self.sentence_chunk = np.full(len(self.sentences), -1, dtype=np.int64)
         for chunk_id in range(len(self.chunks) - 1, -1, -1):
             self.sentence_chunk[list(self.chunks[chunk_id].sentences)] = chunk_id
+        # Candidate sentences recur from question to question: tokenise each once, not per question.
+        self.sentence_terms = functools.lru_cache(maxsize=200_000)(self._sentence_terms)
+
+    def _sentence_terms(self, sentence_id: int) -> tuple[str, ...]:
+        return tuple(tokenize(self.sentence_text(sentence_id)))
 
     def chunk_text(self, chunk_id: int) -> str:
         chunk = self.chunks[chunk_id]
@@ -158,7 +164,7 @@ class IndexSettings:
     model: str
     chunk_size: int
     chunk_overlap: int
-    hnsw_threshold: int = 200_000
+    hnsw_threshold: int = 50_000
 
     def vector_fingerprint(self) -> dict:
         return {"model": self.model, "chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap,

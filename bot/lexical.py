@@ -20,6 +20,7 @@ import Stemmer
 VERSION = 2  # bump when tokenize() changes: indexes built with another version are stale
 _TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:[-'’][\p{L}\p{M}\p{N}]+)*")
 _LATIN = regex.compile(r"^[a-z0-9]+$")
+_JOINERS = regex.compile(r"[-'’]")
 
 MONTHS = {
     "jan": "january", "feb": "february", "mar": "march", "apr": "april", "jun": "june", "jul": "july",
@@ -59,7 +60,7 @@ def tokenize(text: str) -> list[str]:
     terms: list[str] = []
     stem = _stemmer().stemWord
     for word in words(text):
-        parts = regex.split(r"[-'’]", word)
+        parts = _JOINERS.split(word)
         if len(parts) > 1 and any(ch.isdigit() for ch in word):
             parts = ["".join(parts)]
         for part in parts:

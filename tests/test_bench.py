@@ -1,0 +1,63 @@
+"""Smoke tests of the benchmark pieces at tiny sizes: they run and report, nothing is timed here.
+
+The benchmarks themselves (``python -m benchmarks``) are not tests; these only keep their code from
+rotting between runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import Results
+from benchmarks.corpora import LookupEmbedder, blends, write_synthetic_corpus
+from benchmarks.report import markdown, table
+from benchmarks.scale import scale
+from bot.embedding import Embedder
+from bot.engine import Engine
+from bot.index import IndexSettings, build_index
+from tests.helpers import make_settings
+
+logger = logging.getLogger(__name__)
+
+SENTENCES = [
+    "The Soyuz rocket lifted off from the Baikonur Cosmodrome in Kazakhstan early on Friday morning.",
+    "Progress MS-10 carried almost three tonnes of food, fuel and supplies to the space station.",
+    "Alexander Gerst photographed the launch from the International Space Station as it passed overhead.",
+    "The previous crewed launch in October had been aborted after a sensor on the booster failed.",
+    "Engineers traced the failure to a bent pin that had been damaged during the final assembly.",
+    "The cargo ship docked with the Zvezda service module two days after leaving the launch pad.",
+]
+
+
+def test_synthetic_corpus_indexes_and_answers(tmp_path: Path, embedder: Embedder) -> None:
+    rng = np.random.default_rng(0)
+    corpus = write_synthetic_corpus(tmp_path / "knowledge", SENTENCES, embedder.encode(SENTENCES), 30, rng)
+    settings = make_settings(tmp_path)  # its knowledge copy is unused: the corpus is indexed below
+    lookup = LookupEmbedder(corpus.vectors)
+    report = build_index(corpus.directory, settings.index_dir, lookup,
+                         IndexSettings(lookup.name, settings.chunk_size, settings.chunk_overlap))
+    assert report.chunks >= 30 and report.embedded == len(corpus.vectors)
+    engine = Engine(settings, embedder)
+    engine.load()
+    assert engine.answer("Where did the Soyuz rocket lift off from?").question
+
+
+def test_blends_are_unit_vectors_near_their_sources(embedder: Embedder) -> None:
+    pool = embedder.encode(SENTENCES)
+    vectors = blends(pool, 200, np.random.default_rng(1))
+    assert vectors.shape == (200, pool.shape[1])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert (vectors @ pool.T).max(axis=1).min() > 0.6  # each leans on a real sentence
+
+
+def test_scale_section_reports_every_figure(embedder: Embedder) -> None:
+    results = Results()
+    scale(results, embedder.encode(SENTENCES), 2_000, 20, 1_000, np.random.default_rng(2))
+    names = [figure.name for figure in results.figures]
+    assert names[0].startswith("build (HNSW") and names[1:] == ["index memory", "search p50", "search p99",
+                                                                "recall@10"]
+    assert 0.0 <= results.figures[-1].value <= 1.0
+    assert all(name in table(results) and name in markdown(results) for name in names[1:])
