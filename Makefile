@@ -21,8 +21,7 @@ chat: install
 index: install
 	$(BIN)/launchbot index
 
-test: install
-	$(BIN)/ruff check bot tests benchmarks
+test: lint
 	$(BIN)/python -m pytest -q
 
 lint: install

@@ -17,8 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every piece (~1 min)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     command = "python -m benchmarks" + (" --quick" if args.quick else "")
     results = run(QUICK if args.quick else FULL)
     print(table(results))

@@ -36,37 +36,72 @@ class BuiltCorpus:
     questions: list[str]
 
 
-def build_throughput(results: Results, workdir: Path, squad: Squad, embedder: Embedder, floor_model,
-                     documents: int) -> BuiltCorpus:
+def build_throughput(
+    results: Results, workdir: Path, squad: Squad, embedder: Embedder, floor_model, documents: int
+) -> BuiltCorpus:
     settings = Settings(knowledge_dir=workdir / "knowledge", index_dir=workdir / "index")
     questions = write_squad_documents(squad, settings.knowledge_dir, documents)
     full = _build(settings, embedder, rebuild=True)
     index = load_index(settings.index_dir)
     texts = [index.chunk_text(i) for i in sample(len(index.chunks), FLOOR_SAMPLE)]
     raw = len(texts) / timed(lambda: embedder.encode(texts))
-    floor = len(texts) / timed(lambda: floor_model.encode(texts, batch_size=settings.batch_size,
-                                                          normalize_embeddings=True))
+    floor = len(texts) / timed(
+        lambda: floor_model.encode(texts, batch_size=settings.batch_size, normalize_embeddings=True)
+    )
     backend = embedder.backend
-    results.add(Figure("build", "full index build", full.chunks / full.seconds, floor, "chunks/s",
-                       "torch model.encode of the chunks", "ratio ≥ 0.9", full.chunks / full.seconds >= 0.9 * floor,
-                       f"{backend} builds; {documents} SQuAD documents, {full.chunks} chunks + "
-                       f"{full.sentences} sentences embedded in {full.seconds:.1f} s"))
-    results.add(Figure("build", f"raw encode of the chunks ({backend})", raw, floor, "chunks/s",
-                       "torch model.encode of the chunks",
-                       note=f"batch size {settings.batch_size}, both on the same {len(texts)} chunks"))
+    results.add(
+        Figure(
+            "build",
+            "full index build",
+            full.chunks / full.seconds,
+            floor,
+            "chunks/s",
+            "torch model.encode of the chunks",
+            "ratio ≥ 0.9",
+            full.chunks / full.seconds >= 0.9 * floor,
+            f"{backend} builds; {documents} SQuAD documents, {full.chunks} chunks + "
+            f"{full.sentences} sentences embedded in {full.seconds:.1f} s",
+        )
+    )
+    results.add(
+        Figure(
+            "build",
+            f"raw encode of the chunks ({backend})",
+            raw,
+            floor,
+            "chunks/s",
+            "torch model.encode of the chunks",
+            note=f"batch size {settings.batch_size}, both on the same {len(texts)} chunks",
+        )
+    )
     _change_one_document(settings.knowledge_dir)
     incremental = _build(settings, embedder, rebuild=False)
-    results.add(Figure("build", f"incremental reindex, 1 of {documents} documents changed", incremental.seconds,
-                       full.seconds, "s", "full build", "ratio ≤ 0.05", incremental.seconds <= 0.05 * full.seconds,
-                       f"embedded {incremental.embedded} texts, reused {incremental.reused}"))
+    results.add(
+        Figure(
+            "build",
+            f"incremental reindex, 1 of {documents} documents changed",
+            incremental.seconds,
+            full.seconds,
+            "s",
+            "full build",
+            "ratio ≤ 0.05",
+            incremental.seconds <= 0.05 * full.seconds,
+            f"embedded {incremental.embedded} texts, reused {incremental.reused}",
+        )
+    )
     return BuiltCorpus(settings, questions)
 
 
 def _build(settings: Settings, embedder: Embedder, rebuild: bool) -> BuildReport:
-    index_settings = IndexSettings(embedder.name, settings.chunk_size, settings.chunk_overlap,
-                                   settings.hnsw_threshold)
-    return build_index(settings.knowledge_dir, settings.index_dir, embedder, index_settings, rebuild=rebuild,
-                       max_document_bytes=settings.max_document_bytes)
+    index_settings = IndexSettings(embedder.name, settings.chunk_size, settings.chunk_overlap, settings.hnsw_threshold)
+    return build_index(
+        settings.knowledge_dir,
+        settings.index_dir,
+        embedder,
+        index_settings,
+        rebuild=rebuild,
+        max_document_bytes=settings.max_document_bytes,
+    )
 
 
 def _change_one_document(knowledge: Path) -> None:

@@ -54,8 +54,15 @@ class Results:
 
     def add(self, figure: Figure) -> Figure:
         self.figures.append(figure)
-        logger.info("%s / %s: %.4g %s (floor %.4g, ratio %.3f)", figure.section, figure.name, figure.value,
-                    figure.unit, figure.floor, figure.ratio)
+        logger.info(
+            "%s / %s: %.4g %s (floor %.4g, ratio %.3f)",
+            figure.section,
+            figure.name,
+            figure.value,
+            figure.unit,
+            figure.floor,
+            figure.ratio,
+        )
         return figure
 
 
@@ -90,8 +97,14 @@ def machine_info() -> dict[str, object]:
     import onnxruntime
     import torch
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),

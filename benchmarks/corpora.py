@@ -43,10 +43,12 @@ class Squad:
 
 def load_squad(path: Path = SQUAD) -> Squad:
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    paragraphs = [(article["title"].replace("_", " "), p["context"]) for article in data
-                  for p in article["paragraphs"]]
-    asked = [[qa["question"] for qa in p["qas"] if not qa.get("is_impossible")] for article in data
-             for p in article["paragraphs"]]
+    paragraphs = [(article["title"].replace("_", " "), p["context"]) for article in data for p in article["paragraphs"]]
+    asked = [
+        [qa["question"] for qa in p["qas"] if not qa.get("is_impossible")]
+        for article in data
+        for p in article["paragraphs"]
+    ]
     return Squad(paragraphs, [q for qs in asked for q in qs], asked)
 
 
@@ -124,8 +126,9 @@ class SyntheticCorpus:
     chunks: int
 
 
-def write_synthetic_corpus(directory: Path, sentences: list[str], pool: np.ndarray, chunks: int,
-                           rng: np.random.Generator) -> SyntheticCorpus:
+def write_synthetic_corpus(
+    directory: Path, sentences: list[str], pool: np.ndarray, chunks: int, rng: np.random.Generator
+) -> SyntheticCorpus:
     """About ``chunks`` chunks of blended real sentences, with their blended vectors."""
     directory.mkdir(parents=True, exist_ok=True)
     texts, vectors = _hybrid_sentences(sentences, pool, chunks * SENTENCES_PER_PARAGRAPH, rng)
@@ -139,8 +142,9 @@ def write_synthetic_corpus(directory: Path, sentences: list[str], pool: np.ndarr
     return SyntheticCorpus(directory, lookup, chunks)
 
 
-def _hybrid_sentences(sentences: list[str], pool: np.ndarray, n: int,
-                      rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
+def _hybrid_sentences(
+    sentences: list[str], pool: np.ndarray, n: int, rng: np.random.Generator
+) -> tuple[list[str], np.ndarray]:
     """``n`` distinct sentences: the start of one real sentence and the end of another (the chunker
     indexes a repeated sentence once, so real sentences reused as they are cannot fill 100k chunks)."""
     words = [sentence.split() for sentence in sentences]
@@ -175,8 +179,9 @@ def _document_body(texts: list[str], ids: range) -> tuple[str, list[int], list[i
     return "".join(parts), starts, list(ids)
 
 
-def _chunk_and_sentence_vectors(directory: Path, spans: dict[str, tuple[list[int], list[int]]],
-                                vectors: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _chunk_and_sentence_vectors(
+    directory: Path, spans: dict[str, tuple[list[int], list[int]]], vectors: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Chunk the corpus exactly as the index will; a sentence's vector is that of the hybrid(s) it
     spans, a chunk's the normalised mean of its sentences' plus the same small noise."""
     loaded = load_documents(directory)
@@ -194,8 +199,12 @@ def _chunk_and_sentence_vectors(directory: Path, spans: dict[str, tuple[list[int
     jitter = rng.standard_normal(means.shape, dtype=np.float32) * np.float32(NOISE / 4 / np.sqrt(means.shape[1]))
     for chunk, vector in zip(chunking.chunks, normalise(means + jitter), strict=True):
         lookup[texts[chunk.doc_id][chunk.start : chunk.end]] = vector
-    logger.info("synthetic corpus: %d documents, %d chunks, %d sentences", len(loaded.documents),
-                len(chunking.chunks), len(chunking.sentences))
+    logger.info(
+        "synthetic corpus: %d documents, %d chunks, %d sentences",
+        len(loaded.documents),
+        len(chunking.chunks),
+        len(chunking.sentences),
+    )
     return lookup
 
 

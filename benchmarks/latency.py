@@ -33,8 +33,9 @@ def exact_copy(index: faiss.Index) -> faiss.Index:
     return exact
 
 
-def answer_latency(results: Results, section: str, engine: Engine, floor_model, questions: Sequence[str],
-                   repeats: int) -> None:
+def answer_latency(
+    results: Results, section: str, engine: Engine, floor_model, questions: Sequence[str], repeats: int
+) -> None:
     """p50 and p99 of ``engine.answer`` and of the floor over ``repeats`` passes of ``questions``."""
     exact = exact_copy(engine.index.chunk_vectors)
     k = min(engine.settings.candidates, exact.ntotal)
@@ -53,16 +54,35 @@ def answer_latency(results: Results, section: str, engine: Engine, floor_model, 
                 ours.append(_seconds(engine.answer, question))
                 floors.append(_seconds(floor, question))
                 embeds.append(_seconds(engine.embedder.encode_query, question))
-                torch_embeds.append(_seconds(lambda q: floor_model.encode([q], normalize_embeddings=True),
-                                             question))
+                torch_embeds.append(_seconds(lambda q: floor_model.encode([q], normalize_embeddings=True), question))
     count = f"{len(ours)} answers over {len(engine.index.chunks):,} chunks; floor torch 1 thread"
     for q, goal in ((50, "ratio < 1.0"), (99, "")):
         value, base = percentile_ms(ours, q), percentile_ms(floors, q)
-        results.add(Figure(section, f"answer p{q}", value, base, "ms", "torch embed + exact search", goal,
-                           value < base if goal else None, count))
+        results.add(
+            Figure(
+                section,
+                f"answer p{q}",
+                value,
+                base,
+                "ms",
+                "torch embed + exact search",
+                goal,
+                value < base if goal else None,
+                count,
+            )
+        )
     value, base = percentile_ms(embeds, 50), percentile_ms(torch_embeds, 50)
-    results.add(Figure(section, f"query embedding p50 ({engine.embedder.backend})", value, base, "ms",
-                       "torch fp32 embedding", note=f"{len(embeds)} questions, torch 1 thread"))
+    results.add(
+        Figure(
+            section,
+            f"query embedding p50 ({engine.embedder.backend})",
+            value,
+            base,
+            "ms",
+            "torch fp32 embedding",
+            note=f"{len(embeds)} questions, torch 1 thread",
+        )
+    )
 
 
 @contextlib.contextmanager
@@ -83,14 +103,23 @@ def _seconds(function, argument) -> float:
     return time.perf_counter() - started
 
 
-def same_answers(results: Results, section: str, engine: Engine, reference: Engine,
-                 questions: Sequence[str]) -> None:
+def same_answers(results: Results, section: str, engine: Engine, reference: Engine, questions: Sequence[str]) -> None:
     """How many answers (text and quoted sources) the ONNX engine gives exactly as torch does."""
     same = sum(_key(engine.answer(q).to_json()) == _key(reference.answer(q).to_json()) for q in questions)
     differing = len(questions) - same
-    results.add(Figure(section, "answers identical to torch", same, len(questions), "answers",
-                       "all questions", "ratio = 1.0", same == len(questions),
-                       f"{differing} differ" if differing else ""))
+    results.add(
+        Figure(
+            section,
+            "answers identical to torch",
+            same,
+            len(questions),
+            "answers",
+            "all questions",
+            "ratio = 1.0",
+            same == len(questions),
+            f"{differing} differ" if differing else "",
+        )
+    )
 
 
 def _key(answer: dict) -> tuple:

@@ -16,8 +16,18 @@ HEADER = ("section", "figure", "value", "floor", "ratio", "goal", "met")
 
 
 def rows(results: Results) -> list[tuple[str, ...]]:
-    return [(f.section, f.name, _number(f.value, f.unit), f"{_number(f.floor, f.unit)} ({f.floor_name})",
-             f"{f.ratio:.3f}", f.goal or "-", _met(f)) for f in results.figures]
+    return [
+        (
+            f.section,
+            f.name,
+            _number(f.value, f.unit),
+            f"{_number(f.floor, f.unit)} ({f.floor_name})",
+            f"{f.ratio:.3f}",
+            f.goal or "-",
+            _met(f),
+        )
+        for f in results.figures
+    ]
 
 
 def table(results: Results) -> str:
@@ -54,8 +64,7 @@ def write_results_md(results: Results, command: str) -> None:
         "move with its load. See `benchmarks/README.md` for what each figure means.\n\n"
         f"Command: `{command}`  \nRun: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  \n"
         f"Machine: {json.dumps(machine, default=str)}  \n"
-        f"Run facts: {json.dumps(facts, default=str)}\n\n"
-        + markdown(results)
+        f"Run facts: {json.dumps(facts, default=str)}\n\n" + markdown(results)
     )
     RESULTS_MD.write_text(text, encoding="utf-8")
 

@@ -91,10 +91,16 @@ def _sections(results: Results, sizes: Sizes, shared: _Shared) -> None:
     with _section(results, "startup"):
         cold_start(results, launch, "Where was the rocket launched from?", sizes.cold_runs)
     with _section(results, "build"):
-        built = build_throughput(results, shared.workdir / "squad", squad, shared.embedder, shared.floor_model,
-                                 sizes.build_documents)
-        _same_answers(results, f"SQuAD {sizes.build_documents} docs", built.settings, shared,
-                      built.questions[: sizes.same_answer_questions])
+        built = build_throughput(
+            results, shared.workdir / "squad", squad, shared.embedder, shared.floor_model, sizes.build_documents
+        )
+        _same_answers(
+            results,
+            f"SQuAD {sizes.build_documents} docs",
+            built.settings,
+            shared,
+            built.questions[: sizes.same_answer_questions],
+        )
     sentences = squad_sentences(squad)[: sizes.pool_sentences]
     questions = squad.questions[: sizes.pool_sentences]
     with _section(results, "pool"):
@@ -102,8 +108,14 @@ def _sections(results: Results, sizes: Sizes, shared: _Shared) -> None:
     with _section(results, "corpus"):
         _corpus(results, sizes, shared, sentences, pool[: len(sentences)], squad.questions)
     with _section(results, "scale"):
-        scale(results, pool, sizes.scale_vectors, sizes.scale_queries,
-              sizes.scale_threshold or shared.settings.hnsw_threshold, shared.rng)
+        scale(
+            results,
+            pool,
+            sizes.scale_vectors,
+            sizes.scale_queries,
+            sizes.scale_threshold or shared.settings.hnsw_threshold,
+            shared.rng,
+        )
 
 
 @contextlib.contextmanager
@@ -131,8 +143,7 @@ def _launch(results: Results, sizes: Sizes, shared: _Shared) -> Settings:
     return settings
 
 
-def _same_answers(results: Results, section: str, settings: Settings, shared: _Shared,
-                  questions: list[str]) -> None:
+def _same_answers(results: Results, section: str, settings: Settings, shared: _Shared, questions: list[str]) -> None:
     """The answering backend against torch query embeddings, over the same index."""
     engine, reference = Engine(settings, shared.embedder), Engine(settings, shared.torch_embedder)
     engine.load()
@@ -140,15 +151,20 @@ def _same_answers(results: Results, section: str, settings: Settings, shared: _S
     same_answers(results, section, engine, reference, questions)
 
 
-def _corpus(results: Results, sizes: Sizes, shared: _Shared, sentences: list[str], vectors: np.ndarray,
-            questions: list[str]) -> None:
+def _corpus(
+    results: Results, sizes: Sizes, shared: _Shared, sentences: list[str], vectors: np.ndarray, questions: list[str]
+) -> None:
     root = shared.workdir / "corpus"
     settings = shared.settings.model_copy(update={"knowledge_dir": root / "knowledge", "index_dir": root / "index"})
     corpus = write_synthetic_corpus(settings.knowledge_dir, sentences, vectors, sizes.corpus_chunks, shared.rng)
     lookup = LookupEmbedder(corpus.vectors, settings.model)
-    report = build_index(settings.knowledge_dir, settings.index_dir, lookup,
-                         IndexSettings(lookup.name, settings.chunk_size, settings.chunk_overlap,
-                                       settings.hnsw_threshold), max_document_bytes=settings.max_document_bytes)
+    report = build_index(
+        settings.knowledge_dir,
+        settings.index_dir,
+        lookup,
+        IndexSettings(lookup.name, settings.chunk_size, settings.chunk_overlap, settings.hnsw_threshold),
+        max_document_bytes=settings.max_document_bytes,
+    )
     results.facts["corpus_build"] = report.summary()
     del corpus, lookup
     engine = Engine(settings, shared.embedder)

@@ -23,8 +23,9 @@ logger = logging.getLogger(__name__)
 K = 10
 
 
-def scale(results: Results, pool: np.ndarray, vectors: int, queries: int, threshold: int,
-          rng: np.random.Generator) -> None:
+def scale(
+    results: Results, pool: np.ndarray, vectors: int, queries: int, threshold: int, rng: np.random.Generator
+) -> None:
     data = blends(pool, vectors, rng)
     asked = blends(pool, queries, rng)
     exact = faiss.IndexFlatIP(data.shape[1])
@@ -43,16 +44,47 @@ def scale(results: Results, pool: np.ndarray, vectors: int, queries: int, thresh
     kind = _describe(index)
     section = f"scale: {vectors:,} vectors"
     results.facts["scale_index"] = kind
-    results.add(Figure(section, f"build ({kind})", build_seconds, flat_seconds, "s", "exact index build",
-                       note="2 threads"))
+    results.add(
+        Figure(section, f"build ({kind})", build_seconds, flat_seconds, "s", "exact index build", note="2 threads")
+    )
     results.add(Figure(section, "index memory", memory, data.nbytes / 2**20, "MB", "the raw float32 vectors"))
-    results.add(Figure(section, "search p50", percentile_ms(latency, 50), percentile_ms(exact_latency, 50), "ms",
-                       "exact search p50", note=f"{len(latency)} single-vector queries"))
+    results.add(
+        Figure(
+            section,
+            "search p50",
+            percentile_ms(latency, 50),
+            percentile_ms(exact_latency, 50),
+            "ms",
+            "exact search p50",
+            note=f"{len(latency)} single-vector queries",
+        )
+    )
     p99 = percentile_ms(latency, 99)
-    results.add(Figure(section, "search p99", p99, percentile_ms(exact_latency, 99), "ms", "exact search p99",
-                       "< 10 ms", p99 < 10.0))
-    results.add(Figure(section, "recall@10", recall, 1.0, "", "exact search", "≥ 0.95", recall >= 0.95,
-                       f"{queries} queries drawn like the data"))
+    results.add(
+        Figure(
+            section,
+            "search p99",
+            p99,
+            percentile_ms(exact_latency, 99),
+            "ms",
+            "exact search p99",
+            "< 10 ms",
+            p99 < 10.0,
+        )
+    )
+    results.add(
+        Figure(
+            section,
+            "recall@10",
+            recall,
+            1.0,
+            "",
+            "exact search",
+            "≥ 0.95",
+            recall >= 0.95,
+            f"{queries} queries drawn like the data",
+        )
+    )
 
 
 def _latencies(index: faiss.Index, queries: np.ndarray) -> list[float]:

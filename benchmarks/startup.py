@@ -25,17 +25,25 @@ from bot.embedding import resolve_model
 logger = logging.getLogger(__name__)
 
 _PEAK = "VmHWM:"
-_REPORT_PEAK = ("import atexit, sys\n"
-                "atexit.register(lambda: print(next(l for l in open('/proc/self/status') if l.startswith("
-                f"{_PEAK!r}))))\n")
+_REPORT_PEAK = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print(next(l for l in open('/proc/self/status') if l.startswith("
+    f"{_PEAK!r}))))\n"
+)
 _ANSWER = _REPORT_PEAK + "from bot.cli import main\nsys.argv = ['launchbot', 'ask', {question!r}]\nsys.exit(main())\n"
-_FLOOR = (_REPORT_PEAK + "import sentence_transformers\n"
-          "sentence_transformers.SentenceTransformer({path!r}, device='cpu', local_files_only=True)\n")
+_FLOOR = (
+    _REPORT_PEAK + "import sentence_transformers\n"
+    "sentence_transformers.SentenceTransformer({path!r}, device='cpu', local_files_only=True)\n"
+)
 
 
 def cold_start(results: Results, settings: Settings, question: str, runs: int) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LAUNCHBOT_KNOWLEDGE_DIR": str(settings.knowledge_dir),
-           "LAUNCHBOT_INDEX_DIR": str(settings.index_dir)}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "LAUNCHBOT_KNOWLEDGE_DIR": str(settings.knowledge_dir),
+        "LAUNCHBOT_INDEX_DIR": str(settings.index_dir),
+    }
     answer = [sys.executable, "-c", _ANSWER.format(question=question)]
     floor = [sys.executable, "-c", _FLOOR.format(path=resolve_model(settings.model))]
     _run(answer, env), _run(floor, env)  # warm the page cache for both
@@ -46,11 +54,31 @@ def cold_start(results: Results, settings: Settings, question: str, runs: int) -
     seconds = float(np.median([s for s, _ in ours]))
     base = float(np.median([s for s, _ in floors]))
     note = f"median of {runs} runs; `launchbot ask` vs `import sentence_transformers` + model load"
-    results.add(Figure("startup", "cold start to first answer", seconds, base, "s",
-                       "import sentence_transformers + load", "ratio ≤ 0.5", seconds <= 0.5 * base, note))
+    results.add(
+        Figure(
+            "startup",
+            "cold start to first answer",
+            seconds,
+            base,
+            "s",
+            "import sentence_transformers + load",
+            "ratio ≤ 0.5",
+            seconds <= 0.5 * base,
+            note,
+        )
+    )
     rss, base_rss = max(r for _, r in ours), max(r for _, r in floors)
-    results.add(Figure("startup", "peak RSS of the answering process", rss, base_rss, "MB",
-                       "import sentence_transformers + load", note="launch corpus, `launchbot ask`"))
+    results.add(
+        Figure(
+            "startup",
+            "peak RSS of the answering process",
+            rss,
+            base_rss,
+            "MB",
+            "import sentence_transformers + load",
+            note="launch corpus, `launchbot ask`",
+        )
+    )
 
 
 def _run(command: list[str], env: dict[str, str]) -> tuple[float, float]:

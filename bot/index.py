@@ -128,8 +128,11 @@ class Freshness:
     def describe(self) -> str:
         if self.settings_changed:
             return self.settings_changed
-        parts = [f"{len(ids)} {label}" for label, ids in
-                 (("new", self.added), ("changed", self.updated), ("removed", self.removed)) if ids]
+        parts = [
+            f"{len(ids)} {label}"
+            for label, ids in (("new", self.added), ("changed", self.updated), ("removed", self.removed))
+            if ids
+        ]
         return ", ".join(parts) + " document(s)" if parts else "up to date"
 
 
@@ -149,11 +152,15 @@ class BuildReport:
     full_rebuild: bool
 
     def summary(self) -> str:
-        changes = (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
-                   f"{len(self.unchanged)} unchanged")
-        return (f"indexed {self.chunks} chunks / {self.sentences} sentences in {self.seconds:.1f}s "
-                f"({changes}; embedded {self.embedded} texts, reused {self.reused})"
-                + (f"; {len(self.errors)} document(s) skipped" if self.errors else ""))
+        changes = (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged"
+        )
+        return (
+            f"indexed {self.chunks} chunks / {self.sentences} sentences in {self.seconds:.1f}s "
+            f"({changes}; embedded {self.embedded} texts, reused {self.reused})"
+            + (f"; {len(self.errors)} document(s) skipped" if self.errors else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -167,8 +174,12 @@ class IndexSettings:
     hnsw_threshold: int = 50_000
 
     def vector_fingerprint(self) -> dict:
-        return {"model": self.model, "chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap,
-                "chunker_version": CHUNKER_VERSION}
+        return {
+            "model": self.model,
+            "chunk_size": self.chunk_size,
+            "chunk_overlap": self.chunk_overlap,
+            "chunker_version": CHUNKER_VERSION,
+        }
 
     def fingerprint(self) -> dict:
         return {**self.vector_fingerprint(), "tokenizer_version": TOKENIZER_VERSION}
@@ -197,27 +208,33 @@ def load_index(index_dir: Path) -> KnowledgeIndex:
     if version is None:
         raise IndexMissing(f"no index in {index_dir}. Run `launchbot index` to build it.")
     if not version.is_dir():
-        raise IndexCorrupt(f"{index_dir / POINTER} points at {version.name}, which does not exist. "
-                           "Run `launchbot index --rebuild`.")
+        raise IndexCorrupt(
+            f"{index_dir / POINTER} points at {version.name}, which does not exist. Run `launchbot index --rebuild`."
+        )
     try:
         return _load_version(version)
     except IndexProblem:
         raise
     except Exception as exc:  # any unreadable file means the same thing to the user
-        raise IndexCorrupt(f"index {version} is corrupt ({type(exc).__name__}: {exc}). "
-                           "Run `launchbot index --rebuild`.") from exc
+        raise IndexCorrupt(
+            f"index {version} is corrupt ({type(exc).__name__}: {exc}). Run `launchbot index --rebuild`."
+        ) from exc
 
 
 def _load_version(version: Path) -> KnowledgeIndex:
     manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
     if manifest.get("format") != FORMAT_VERSION:
-        raise IndexOutdated(f"index {version} has format {manifest.get('format')!r}, this launchbot reads "
-                            f"{FORMAT_VERSION}. Run `launchbot index --rebuild`.")
+        raise IndexOutdated(
+            f"index {version} has format {manifest.get('format')!r}, this launchbot reads "
+            f"{FORMAT_VERSION}. Run `launchbot index --rebuild`."
+        )
     for name, size in manifest["files"].items():
         actual = (version / name).stat().st_size
         if actual != size:
-            raise IndexCorrupt(f"{version / name} is {actual} bytes, the manifest says {size}: "
-                               "the file is damaged. Run `launchbot index --rebuild`.")
+            raise IndexCorrupt(
+                f"{version / name} is {actual} bytes, the manifest says {size}: "
+                "the file is damaged. Run `launchbot index --rebuild`."
+            )
     documents = {record["doc_id"]: Document(**record) for record in _read_jsonl(version / "documents.jsonl")}
     sentences = [Sentence(*row) for row in _read_jsonl(version / "sentences.jsonl")]
     chunks = [Chunk(row[0], row[1], row[2], tuple(row[3])) for row in _read_jsonl(version / "chunks.jsonl")]
@@ -228,14 +245,28 @@ def _load_version(version: Path) -> KnowledgeIndex:
     bm25 = bm25s.BM25.load(str(version / "bm25"), show_progress=False) if chunks else bm25s.BM25()
     dimension = manifest["dimension"]
     if chunk_vectors.ntotal != len(chunks) or chunk_vectors.d != dimension:
-        raise IndexCorrupt(f"{version / 'chunks.faiss'} holds {chunk_vectors.ntotal} vectors of "
-                           f"{chunk_vectors.d} dims, expected {len(chunks)} of {dimension}. "
-                           "Run `launchbot index --rebuild`.")
+        raise IndexCorrupt(
+            f"{version / 'chunks.faiss'} holds {chunk_vectors.ntotal} vectors of "
+            f"{chunk_vectors.d} dims, expected {len(chunks)} of {dimension}. "
+            "Run `launchbot index --rebuild`."
+        )
     if sentence_vectors.shape != (len(sentences), dimension) or sentence_index.ntotal != len(sentences):
-        raise IndexCorrupt(f"{version / 'sentences.npy'} has shape {sentence_vectors.shape}, expected "
-                           f"({len(sentences)}, {dimension}). Run `launchbot index --rebuild`.")
-    return KnowledgeIndex(version, manifest, documents, chunks, sentences, chunk_vectors, sentence_vectors,
-                          sentence_index, bm25, Lexicon(lexicon_data["df"], lexicon_data["documents"]))
+        raise IndexCorrupt(
+            f"{version / 'sentences.npy'} has shape {sentence_vectors.shape}, expected "
+            f"({len(sentences)}, {dimension}). Run `launchbot index --rebuild`."
+        )
+    return KnowledgeIndex(
+        version,
+        manifest,
+        documents,
+        chunks,
+        sentences,
+        chunk_vectors,
+        sentence_vectors,
+        sentence_index,
+        bm25,
+        Lexicon(lexicon_data["df"], lexicon_data["documents"]),
+    )
 
 
 def _read_faiss(path: Path) -> faiss.Index:
@@ -308,8 +339,9 @@ def build_index(
         embedded = _embed_missing(texts.unique(), cache, embedder, progress)
         chunk_vectors = _matrix(texts.chunks, cache, embedder.dimension)
         sentence_vectors = _matrix(texts.sentences, cache, embedder.dimension)
-        version = _write_version(index_dir, loaded, chunking, texts, chunk_vectors, sentence_vectors,
-                                 embedder, settings)
+        version = _write_version(
+            index_dir, loaded, chunking, texts, chunk_vectors, sentence_vectors, embedder, settings
+        )
         _swap(index_dir, version)
     on_disk = {doc.doc_id: doc.sha256 for doc in loaded.documents}
     report = BuildReport(
@@ -406,8 +438,16 @@ def make_faiss_index(vectors: np.ndarray, hnsw_threshold: int) -> faiss.Index:
     return index
 
 
-def _write_version(index_dir: Path, loaded: LoadResult, chunking, texts: _Texts, chunk_vectors: np.ndarray,
-                   sentence_vectors: np.ndarray, embedder: Embedder, settings: IndexSettings) -> Path:
+def _write_version(
+    index_dir: Path,
+    loaded: LoadResult,
+    chunking,
+    texts: _Texts,
+    chunk_vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    embedder: Embedder,
+    settings: IndexSettings,
+) -> Path:
     _remove_stale_builds(index_dir)
     build_id = uuid.uuid4().hex[:8]
     tmp = index_dir / f".tmp-{build_id}"
@@ -415,16 +455,16 @@ def _write_version(index_dir: Path, loaded: LoadResult, chunking, texts: _Texts,
     try:
         _write_jsonl(tmp / "documents.jsonl", (asdict(doc) for doc in loaded.documents))
         _write_jsonl(tmp / "sentences.jsonl", ([s.doc_id, s.start, s.end] for s in chunking.sentences))
-        _write_jsonl(tmp / "chunks.jsonl",
-                     ([c.doc_id, c.start, c.end, list(c.sentences)] for c in chunking.chunks))
+        _write_jsonl(tmp / "chunks.jsonl", ([c.doc_id, c.start, c.end, list(c.sentences)] for c in chunking.chunks))
         faiss_index = make_faiss_index(chunk_vectors, settings.hnsw_threshold)
         faiss.write_index(faiss_index, str(tmp / "chunks.faiss"))
         np.save(tmp / "sentences.npy", sentence_vectors)
         faiss.write_index(make_faiss_index(sentence_vectors, settings.hnsw_threshold), str(tmp / "sentences.faiss"))
         tokenized = tokenize_many(texts.chunks)
         lexicon = Lexicon.build(tokenized)
-        (tmp / "lexicon.json").write_text(json.dumps({"documents": lexicon.documents, "df": lexicon.df},
-                                                     ensure_ascii=False), encoding="utf-8")
+        (tmp / "lexicon.json").write_text(
+            json.dumps({"documents": lexicon.documents, "df": lexicon.df}, ensure_ascii=False), encoding="utf-8"
+        )
         if tokenized:
             bm25 = bm25s.BM25()
             bm25.index(tokenized, show_progress=False)
@@ -440,8 +480,9 @@ def _write_version(index_dir: Path, loaded: LoadResult, chunking, texts: _Texts,
         raise
 
 
-def _write_manifest(tmp: Path, loaded: LoadResult, chunking, embedder: Embedder, settings: IndexSettings,
-                    faiss_index: faiss.Index) -> None:
+def _write_manifest(
+    tmp: Path, loaded: LoadResult, chunking, embedder: Embedder, settings: IndexSettings, faiss_index: faiss.Index
+) -> None:
     per_doc: dict[str, int] = {}
     for chunk in chunking.chunks:
         per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
@@ -453,11 +494,22 @@ def _write_manifest(tmp: Path, loaded: LoadResult, chunking, embedder: Embedder,
         "dimension": embedder.dimension,
         "settings": settings.fingerprint(),
         "index_type": "hnsw" if hasattr(faiss_index, "hnsw") else "flat",
-        "counts": {"documents": len(loaded.documents), "chunks": len(chunking.chunks),
-                   "sentences": len(chunking.sentences), "furniture_lines": chunking.furniture,
-                   "duplicate_sentences": chunking.duplicates},
-        "documents": {doc.doc_id: {"sha256": doc.sha256, "path": doc.path, "title": doc.title,
-                                   "chunks": per_doc.get(doc.doc_id, 0)} for doc in loaded.documents},
+        "counts": {
+            "documents": len(loaded.documents),
+            "chunks": len(chunking.chunks),
+            "sentences": len(chunking.sentences),
+            "furniture_lines": chunking.furniture,
+            "duplicate_sentences": chunking.duplicates,
+        },
+        "documents": {
+            doc.doc_id: {
+                "sha256": doc.sha256,
+                "path": doc.path,
+                "title": doc.title,
+                "chunks": per_doc.get(doc.doc_id, 0),
+            }
+            for doc in loaded.documents
+        },
         "skipped": [{"path": e.path, "reason": e.reason} for e in loaded.errors],
         "files": files,
     }

@@ -23,8 +23,17 @@ _LATIN = regex.compile(r"^[a-z0-9]+$")
 _JOINERS = regex.compile(r"[-'’]")
 
 MONTHS = {
-    "jan": "january", "feb": "february", "mar": "march", "apr": "april", "jun": "june", "jul": "july",
-    "aug": "august", "sep": "september", "sept": "september", "oct": "october", "nov": "november",
+    "jan": "january",
+    "feb": "february",
+    "mar": "march",
+    "apr": "april",
+    "jun": "june",
+    "jul": "july",
+    "aug": "august",
+    "sep": "september",
+    "sept": "september",
+    "oct": "october",
+    "nov": "november",
     "dec": "december",
 }
 _ENGLISH_STOPWORDS = (

@@ -41,8 +41,7 @@ VERIFY_TEXTS = (
 )
 _MODULES = ("sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling")
 _NORMALIZE = "sentence_transformers.models.Normalize"
-_POOLING_MODES = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls",
-                  "pooling_mode_max_tokens": "max"}
+_POOLING_MODES = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max"}
 
 
 class OnnxUnsupported(RuntimeError):
@@ -88,12 +87,14 @@ def read_spec(source: str | Path) -> ModelSpec:
     if len(enabled) != 1 or enabled[0] not in _POOLING_MODES:
         raise OnnxUnsupported(f"{source} pools with {enabled}; only one of mean, cls or max is supported")
     st_config = path / "sentence_bert_config.json"
-    max_seq_length = json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length") \
-        if st_config.is_file() else None
+    max_seq_length = (
+        json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length") if st_config.is_file() else None
+    )
     if not max_seq_length:
         raise OnnxUnsupported(f"{source} does not state its max_seq_length")
-    return ModelSpec(path, _POOLING_MODES[enabled[0]], int(pooling_config["word_embedding_dimension"]),
-                     int(max_seq_length))
+    return ModelSpec(
+        path, _POOLING_MODES[enabled[0]], int(pooling_config["word_embedding_dimension"]), int(max_seq_length)
+    )
 
 
 def default_cache_dir() -> Path:
@@ -126,15 +127,13 @@ class OnnxEncoder:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(model_file), options,
-                                                    providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.tokenizer = Tokenizer.from_file(str(spec.path / "tokenizer.json"))
         # tokenizer.json may pin other lengths (here: truncate and pad to 128); use the model's own.
         padding = self.tokenizer.padding or {}
         self.tokenizer.enable_truncation(max_length=spec.max_seq_length)
-        self.tokenizer.enable_padding(pad_id=padding.get("pad_id", 0),
-                                      pad_token=padding.get("pad_token", "[PAD]"))
+        self.tokenizer.enable_padding(pad_id=padding.get("pad_id", 0), pad_token=padding.get("pad_token", "[PAD]"))
 
     def encode(self, texts: Sequence[str], batch_size: int = 16, progress: bool = False) -> np.ndarray:
         """Normalised float32 vectors. Texts are batched by length (as sentence-transformers does)
@@ -142,8 +141,7 @@ class OnnxEncoder:
         if len(texts) == 1:
             return self._batch(list(texts))
         order = np.argsort([-len(text) for text in texts], kind="stable")
-        batches = [[texts[i] for i in order[start : start + batch_size]]
-                   for start in range(0, len(texts), batch_size)]
+        batches = [[texts[i] for i in order[start : start + batch_size]] for start in range(0, len(texts), batch_size)]
         with ThreadPoolExecutor(self.workers) as pool:
             results = pool.map(self._batch, batches)
             if progress:
@@ -159,8 +157,11 @@ class OnnxEncoder:
         encodings = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": mask,
-                 "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+        feeds = {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
         hidden = self.session.run(None, {name: feeds[name] for name in self.inputs})[0]
         return normalise(pool_tokens(hidden, mask, self.spec.pooling))
 
@@ -195,8 +196,9 @@ def export_model(spec: ModelSpec, target: Path, reference: Callable[[list[str]],
         _export_transformer(spec, tmp)
         difference = _max_difference(OnnxEncoder(spec, tmp, workers=1), reference)
         if not difference <= VERIFY_TOLERANCE:
-            raise OnnxUnsupported(f"exported model differs from torch by {difference:.2e} "
-                                  f"(tolerance {VERIFY_TOLERANCE:.0e})")
+            raise OnnxUnsupported(
+                f"exported model differs from torch by {difference:.2e} (tolerance {VERIFY_TOLERANCE:.0e})"
+            )
         os.replace(tmp, target)
         logger.info("exported %s to %s (max difference to torch %.1e)", spec.path, target, difference)
     finally:
@@ -228,9 +230,11 @@ def _export_transformer(spec: ModelSpec, file: Path) -> None:
     tokenizer.no_truncation()
     tokenizer.enable_padding()
     batch = tokenizer.encode_batch(["a longer example sentence to trace", "short"])
-    examples = {"input_ids": torch.tensor([e.ids for e in batch]),
-                "attention_mask": torch.tensor([e.attention_mask for e in batch]),
-                "token_type_ids": torch.tensor([e.type_ids for e in batch])}
+    examples = {
+        "input_ids": torch.tensor([e.ids for e in batch]),
+        "attention_mask": torch.tensor([e.attention_mask for e in batch]),
+        "token_type_ids": torch.tensor([e.type_ids for e in batch]),
+    }
 
     class _Hidden(torch.nn.Module):
         def __init__(self) -> None:
@@ -243,6 +247,13 @@ def _export_transformer(spec: ModelSpec, file: Path) -> None:
     axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about Python booleans in transformers code
-        torch.onnx.export(_Hidden(), tuple(examples[name] for name in names), str(file), input_names=names,
-                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=OPSET,
-                          dynamo=False)
+        torch.onnx.export(
+            _Hidden(),
+            tuple(examples[name] for name in names),
+            str(file),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )

@@ -8,7 +8,7 @@ from bot.answer import Answer, Source
 
 
 def source_label(source: Source) -> str:
-    """"Title — Publisher, date, url": only the parts the document's metadata has."""
+    """ "Title — Publisher, date, url": only the parts the document's metadata has."""
     details = ", ".join(part for part in (source.publisher, source.published, source.url) if part)
     return f"{source.title} — {details}" if details else source.title
 

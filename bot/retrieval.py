@@ -39,8 +39,15 @@ class Hit:
 
 
 class Retriever:
-    def __init__(self, index: KnowledgeIndex, embedder: Embedder, *, candidates: int = 30, rrf_k: int = 60,
-                 cross_script_dense_weight: float = 0.25) -> None:
+    def __init__(
+        self,
+        index: KnowledgeIndex,
+        embedder: Embedder,
+        *,
+        candidates: int = 30,
+        rrf_k: int = 60,
+        cross_script_dense_weight: float = 0.25,
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.candidates = candidates
@@ -68,8 +75,13 @@ class Retriever:
         best = sorted(fused.items(), key=lambda item: -item[1])[:k]
         dense_scores = dict(dense)
         return [
-            Hit(chunk_id, score, self._cosine(chunk_id, query.vector, dense_scores),
-                dense_rank.get(chunk_id), lexical_rank.get(chunk_id))
+            Hit(
+                chunk_id,
+                score,
+                self._cosine(chunk_id, query.vector, dense_scores),
+                dense_rank.get(chunk_id),
+                lexical_rank.get(chunk_id),
+            )
             for chunk_id, score in best
         ]
 

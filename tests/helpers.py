@@ -152,13 +152,32 @@ class MockWebhook(CustomMockMixin, unittest.mock.MagicMock):
 class MockInteraction(CustomMockMixin, unittest.mock.MagicMock):
     spec_set = discord.Interaction
 
-    def __init__(self, client=None, *, permissions: discord.Permissions | None = None,
-                 user: MockMember | None = None, channel=None, guild: MockGuild | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        client=None,
+        *,
+        permissions: discord.Permissions | None = None,
+        user: MockMember | None = None,
+        channel=None,
+        guild: MockGuild | None = None,
+        **kwargs,
+    ) -> None:
         guild = guild or MockGuild()
         channel = channel or MockTextChannel(guild=guild)
-        super().__init__(**{"id": next_id(), "client": client, "guild": guild, "guild_id": guild.id,
-                            "channel": channel, "channel_id": channel.id, "user": user or MockMember(guild=guild),
-                            "permissions": permissions or discord.Permissions.none(), "command": None, **kwargs})
+        super().__init__(
+            **{
+                "id": next_id(),
+                "client": client,
+                "guild": guild,
+                "guild_id": guild.id,
+                "channel": channel,
+                "channel_id": channel.id,
+                "user": user or MockMember(guild=guild),
+                "permissions": permissions or discord.Permissions.none(),
+                "command": None,
+                **kwargs,
+            }
+        )
         self.response = MockInteractionResponse()
         self.followup = MockWebhook()
 
@@ -186,8 +205,7 @@ class MockBot(CustomMockMixin, unittest.mock.MagicMock):
         self.settings = settings
         self.engine = engine
         self.storage = storage
-        self.limiter = RateLimiter(settings.discord.user_cooldown_seconds,
-                                   settings.discord.guild_questions_per_minute)
+        self.limiter = RateLimiter(settings.discord.user_cooldown_seconds, settings.discord.guild_questions_per_minute)
         self.channel_configs = {}
         self.latencies = deque(maxlen=2000)
         self.answer_slots = asyncio.Semaphore(settings.discord.answer_workers)

@@ -37,8 +37,12 @@ def test_synthetic_corpus_indexes_and_answers(tmp_path: Path, embedder: Embedder
     corpus = write_synthetic_corpus(tmp_path / "knowledge", SENTENCES, embedder.encode(SENTENCES), 30, rng)
     settings = make_settings(tmp_path)  # its knowledge copy is unused: the corpus is indexed below
     lookup = LookupEmbedder(corpus.vectors)
-    report = build_index(corpus.directory, settings.index_dir, lookup,
-                         IndexSettings(lookup.name, settings.chunk_size, settings.chunk_overlap))
+    report = build_index(
+        corpus.directory,
+        settings.index_dir,
+        lookup,
+        IndexSettings(lookup.name, settings.chunk_size, settings.chunk_overlap),
+    )
     assert report.chunks >= 30 and report.embedded == len(corpus.vectors)
     engine = Engine(settings, embedder)
     engine.load()
@@ -57,7 +61,6 @@ def test_scale_section_reports_every_figure(embedder: Embedder) -> None:
     results = Results()
     scale(results, embedder.encode(SENTENCES), 2_000, 20, 1_000, np.random.default_rng(2))
     names = [figure.name for figure in results.figures]
-    assert names[0].startswith("build (HNSW") and names[1:] == ["index memory", "search p50", "search p99",
-                                                                "recall@10"]
+    assert names[0].startswith("build (HNSW") and names[1:] == ["index memory", "search p50", "search p99", "recall@10"]
     assert 0.0 <= results.figures[-1].value <= 1.0
     assert all(name in table(results) and name in markdown(results) for name in names[1:])

@@ -27,24 +27,30 @@ def test_offsets_round_trip_to_verbatim_text():
 
 def test_sentences_split_on_danda_and_question_marks():
     assert texts("पहला वाक्य। दूसरा वाक्य॥ क्या यह तीसरा है? हाँ.") == [
-        "पहला वाक्य।", "दूसरा वाक्य॥", "क्या यह तीसरा है?", "हाँ.",
+        "पहला वाक्य।",
+        "दूसरा वाक्य॥",
+        "क्या यह तीसरा है?",
+        "हाँ.",
     ]
 
 
 def test_abbreviations_and_numbers_do_not_end_sentences():
     text = "It left at 6:31 a.m. EST Dec. 3 (1131 GMT). Then Dr. Smith spoke. It cost 5.39 lakh."
-    assert texts(text) == ["It left at 6:31 a.m. EST Dec. 3 (1131 GMT).", "Then Dr. Smith spoke.",
-                           "It cost 5.39 lakh."]
+    assert texts(text) == ["It left at 6:31 a.m. EST Dec. 3 (1131 GMT).", "Then Dr. Smith spoke.", "It cost 5.39 lakh."]
 
 
 def test_sentences_never_cross_a_line_break():
     assert texts("A heading without a stop\nThe body starts here.") == [
-        "A heading without a stop", "The body starts here."]
+        "A heading without a stop",
+        "The body starts here.",
+    ]
 
 
 def test_page_furniture_and_trailers_are_not_indexed():
-    text = ("Rocket news\n\nPicture 1 of Rocket news\n\nThe rocket flew to orbit.\n\n"
-            "Follow us on Twitter @example.\n\nJane Doe\nStaff Writer\n\nJane Doe is a writer who loves rockets.\n")
+    text = (
+        "Rocket news\n\nPicture 1 of Rocket news\n\nThe rocket flew to orbit.\n\n"
+        "Follow us on Twitter @example.\n\nJane Doe\nStaff Writer\n\nJane Doe is a writer who loves rockets.\n"
+    )
     chunking = chunk_documents([doc(text)])
     indexed = [text[s.start : s.end] for s in chunking.sentences]
     assert indexed == ["Rocket news", "The rocket flew to orbit."]
@@ -76,12 +82,14 @@ def test_chunks_do_not_cross_paragraphs():
 
 
 def test_embedded_social_posts_are_not_indexed_but_the_article_around_them_is():
-    text = ("The agency shared a video of the launch.\n"
-            "This is what a launch looks like. pic.twitter.com/abc\n"
-            "— Some Person (@someone) October 3, 2020\n"
-            "The article goes on after the post.\n"
-            "Space is fake, it is all graphics.\n"
-            "— A Sceptic (@sceptic) October 4, 2020\n")
+    text = (
+        "The agency shared a video of the launch.\n"
+        "This is what a launch looks like. pic.twitter.com/abc\n"
+        "— Some Person (@someone) October 3, 2020\n"
+        "The article goes on after the post.\n"
+        "Space is fake, it is all graphics.\n"
+        "— A Sceptic (@sceptic) October 4, 2020\n"
+    )
     chunking = chunk_documents([doc(text)])
     indexed = [text[s.start : s.end] for s in chunking.sentences]
     assert indexed == ["The agency shared a video of the launch.", "The article goes on after the post."]

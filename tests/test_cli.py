@@ -38,7 +38,10 @@ def test_ask_json_lines_in_order(capsys, cli_args, monkeypatch):
     assert "building" in err  # the missing index is built, with a message
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["question"] for line in lines] == [
-        "When did Progress 71 dock?", "Where was the rocket launched from?", "How do I bake sourdough bread?"]
+        "When did Progress 71 dock?",
+        "Where was the rocket launched from?",
+        "How do I bake sourdough bread?",
+    ]
     for line in lines:
         assert {"question", "answered", "answer", "sources"} <= line.keys()
         assert isinstance(line["answered"], bool)
@@ -77,8 +80,9 @@ def test_eval_dev_set_passes_and_thresholds_gate(capsys, cli_args):
 
 def test_eval_fails_below_threshold(capsys, cli_args, tmp_path):
     questions = tmp_path / "hard.yaml"
-    questions.write_text("items:\n  - id: x\n    question: What colour was the rocket?\n"
-                         "    expect_any: [\"purple\"]\n", encoding="utf-8")
+    questions.write_text(
+        'items:\n  - id: x\n    question: What colour was the rocket?\n    expect_any: ["purple"]\n', encoding="utf-8"
+    )
     code, out, _ = run(capsys, "eval", *cli_args, str(questions), "--min-hit", "0.5")
     assert code == 1 and "FAIL x" in out
 

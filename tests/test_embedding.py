@@ -62,8 +62,9 @@ def test_onnx_vectors_equal_torch_vectors(onnx_embedder: Embedder, torch_embedde
     assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
 
 
-def test_cached_export_is_reused_without_torch(onnx_embedder: Embedder, onnx_cache: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cached_export_is_reused_without_torch(
+    onnx_embedder: Embedder, onnx_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def forbidden(*args, **kwargs):
         raise AssertionError("a cached export must be reused, not redone")
 
@@ -75,9 +76,9 @@ def test_cached_export_is_reused_without_torch(onnx_embedder: Embedder, onnx_cac
     assert len(list(onnx_cache.rglob("*.onnx"))) == 1
 
 
-def test_failed_export_falls_back_to_torch(tmp_path: Path, torch_embedder: Embedder,
-                                           monkeypatch: pytest.MonkeyPatch,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_failed_export_falls_back_to_torch(
+    tmp_path: Path, torch_embedder: Embedder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(*args, **kwargs):
         raise RuntimeError("exporter exploded")
 
@@ -91,8 +92,9 @@ def test_failed_export_falls_back_to_torch(tmp_path: Path, torch_embedder: Embed
     assert not list(tmp_path.rglob("*.onnx*"))
 
 
-def test_export_failing_verification_is_not_cached(tmp_path: Path, onnx_embedder: Embedder, onnx_cache: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_failing_verification_is_not_cached(
+    tmp_path: Path, onnx_embedder: Embedder, onnx_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     exported = next(onnx_cache.rglob("model.onnx"))
     monkeypatch.setattr(onnx_embedding, "_export_transformer", lambda spec, file: shutil.copy(exported, file))
     monkeypatch.setattr(onnx_embedding, "VERIFY_TOLERANCE", -1.0)  # any difference at all is a mismatch
@@ -105,11 +107,15 @@ def test_onnx_required_for_an_unexportable_model_is_a_clear_error(tmp_path: Path
     model = tmp_path / "model"
     model.mkdir()
     (model / "tokenizer.json").write_text("{}")
-    (model / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
-    ]))
+    (model / "modules.json").write_text(
+        json.dumps(
+            [
+                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+            ]
+        )
+    )
     with pytest.raises(onnx_embedding.OnnxUnsupported, match="Dense"):
         onnx_embedding.read_spec(model)
     with pytest.raises(ModelLoadError, match="ONNX"):
@@ -135,8 +141,7 @@ def test_pooling_modes_ignore_padding() -> None:
     assert onnx_embedding.pool_tokens(hidden, mask, "cls").tolist() == [[1.0, 2.0]]
 
 
-def test_answering_process_never_imports_torch(onnx_embedder: Embedder, onnx_cache: Path,
-                                               tmp_path: Path) -> None:
+def test_answering_process_never_imports_torch(onnx_embedder: Embedder, onnx_cache: Path, tmp_path: Path) -> None:
     """The cold-start promise: with the export cached, build and answer need no torch at all."""
     script = textwrap.dedent(f"""
         import sys
@@ -151,6 +156,7 @@ def test_answering_process_never_imports_torch(onnx_embedder: Embedder, onnx_cac
         answer = engine.answer("Where was the rocket launched from?")
         print(answer.answered, engine.embedder.backend, [m for m in {HEAVY_MODULES!r} if m in sys.modules])
     """)
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
-                            timeout=120, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120, check=True
+    )
     assert result.stdout.split() == ["True", "onnx", "[]"], result.stderr

@@ -53,7 +53,8 @@ def test_incremental_reindex_embeds_only_what_changed(settings, embedder):
     first = build(settings, spy)
     built = load_index(settings.index_dir)
     unique_texts = {built.chunk_text(i) for i in range(len(built.chunks))} | {
-        built.sentence_text(i) for i in range(len(built.sentences))}
+        built.sentence_text(i) for i in range(len(built.sentences))
+    }
     assert first.full_rebuild and spy.embedded == first.embedded == len(unique_texts)
 
     spy.calls.clear()
@@ -90,8 +91,11 @@ def test_changed_chunking_forces_a_full_rebuild(settings, embedder):
     changed = settings.model_copy(update={"chunk_size": 300})
     report = build(changed, spy)
     assert report.full_rebuild and report.reused == 0
-    assert freshness(load_index(settings.index_dir), load_documents(settings.knowledge_dir),
-                     IndexSettings(embedder.name, 800, settings.chunk_overlap)).settings_changed
+    assert freshness(
+        load_index(settings.index_dir),
+        load_documents(settings.knowledge_dir),
+        IndexSettings(embedder.name, 800, settings.chunk_overlap),
+    ).settings_changed
 
 
 def test_failure_mid_build_leaves_the_previous_index_serving(settings, embedder, monkeypatch):
@@ -125,8 +129,9 @@ def test_missing_index_says_what_to_run(tmp_path: Path):
         load_index(tmp_path)
 
 
-@pytest.mark.parametrize("damage", ["truncate_faiss", "garbage_manifest", "bad_pointer", "dangling_pointer",
-                                    "missing_file"])
+@pytest.mark.parametrize(
+    "damage", ["truncate_faiss", "garbage_manifest", "bad_pointer", "dangling_pointer", "missing_file"]
+)
 def test_corrupt_index_gives_a_clear_error(settings, embedder, damage):
     build(settings, embedder)
     version = current_version(settings.index_dir)
