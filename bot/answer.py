@@ -222,14 +222,12 @@ def sentence_features(
     return result
 
 
-def score_sentences(
-    index: KnowledgeIndex, query: Query, candidates: list[_Candidate], weights: dict[str, float] | None = None
-) -> list[_Candidate]:
+def score_sentences(index: KnowledgeIndex, query: Query, candidates: list[_Candidate]) -> list[_Candidate]:
     """The candidates, best first, with ``score`` and ``relevance`` set.
 
     ``relevance`` (dense similarity and term overlap only) decides abstention: the other features
     say which sentence answers best, not whether any does."""
-    w = weights or WEIGHTS
+    w = WEIGHTS
     dense_weight = w["dense"] * query.dense_weight
     overlap_weight = w["overlap"] * min(1.0, index.lexicon.specificity(query.terms) / SPECIFIC_QUERY) ** 2
     scored = []
@@ -275,25 +273,34 @@ def has_cue(sentence: str, asked: set[str], wanted: set[str]) -> bool:
     return False
 
 
+QUOTE_MARKUP = len("“” [1]")  # what quoting and citing adds to a sentence (at most 3 sources: one digit)
+
+
 def _choose(index: KnowledgeIndex, candidates: list[_Candidate], settings: AnswerSettings) -> list[_Candidate]:
-    """The best sentence, plus close runners-up while they fit the chat-sized budget."""
+    """The best sentence, plus close runners-up while the composed answer stays within budget."""
     chosen = [candidates[0]]
-    used = len(index.sentence_text(candidates[0].sentence_id))
+    used = len(index.sentence_text(candidates[0].sentence_id)) + QUOTE_MARKUP
     for candidate in candidates[1:]:
         if len(chosen) == MAX_QUOTED_SENTENCES or candidate.score < settings.follow_ratio * candidates[0].score:
             break
-        length = len(index.sentence_text(candidate.sentence_id)) + 6
-        if used + length <= settings.answer_chars - 5 * len(chosen):
+        cost = 1 + len(index.sentence_text(candidate.sentence_id)) + QUOTE_MARKUP  # with its joining space
+        if used + cost <= settings.answer_chars:
             chosen.append(candidate)
-            used += length
+            used += cost
     return chosen
+
+
+def _cited_chunks(chosen: list[_Candidate]) -> dict[int, list[_Candidate]]:
+    """The chosen sentences grouped by their chunk, in order of first citation."""
+    by_chunk: dict[int, list[_Candidate]] = {}
+    for candidate in chosen:
+        by_chunk.setdefault(candidate.chunk_id, []).append(candidate)
+    return by_chunk
 
 
 def _sources(index: KnowledgeIndex, chosen: list[_Candidate]) -> list[Source]:
     """One source per cited chunk, numbered by first citation; its quote spans the cited sentences."""
-    by_chunk: dict[int, list[_Candidate]] = {}
-    for candidate in chosen:
-        by_chunk.setdefault(candidate.chunk_id, []).append(candidate)
+    by_chunk = _cited_chunks(chosen)
     sources = []
     for number, (chunk_id, cited) in enumerate(by_chunk.items(), start=1):
         chunk = index.chunks[chunk_id]
@@ -320,18 +327,14 @@ def _sources(index: KnowledgeIndex, chosen: list[_Candidate]) -> list[Source]:
 
 def _compose(index: KnowledgeIndex, chosen: list[_Candidate], sources: list[Source], budget: int) -> str:
     """Quoted sentences, each with its citation, cut to ``budget`` characters at a word boundary."""
+    number = {chunk_id: source.number for chunk_id, source in zip(_cited_chunks(chosen), sources, strict=True)}
     parts = []
     for candidate in chosen:
-        sentence = index.sentences[candidate.sentence_id]
-        number = next(
-            s.number
-            for s in sources
-            if s.doc_id == sentence.doc_id and s.start <= sentence.start and sentence.end <= s.end
-        )
-        parts.append((index.sentence_text(candidate.sentence_id), f" [{number}]"))
+        parts.append((index.sentence_text(candidate.sentence_id), f" [{number[candidate.chunk_id]}]"))
     text = " ".join(f"“{quote}”{marker}" for quote, marker in parts)
     if len(text) <= budget:
         return text
+    # Only a first sentence longer than the whole budget gets here (_choose adds no other then).
     quote, marker = parts[0]
     room = budget - len(marker) - 3
     cut = quote[:room].rsplit(" ", 1)[0] if " " in quote[:room] else quote[:room]

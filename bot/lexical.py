@@ -128,11 +128,3 @@ class Lexicon:
             return 0.0
         rarest = math.log(1 + (self.documents + 0.5) / 0.5)
         return sum(self.idf(term) for term in unique) / len(unique) / rarest
-
-    def known_share(self, query_terms: Sequence[str]) -> float:
-        """Share of the query's idf mass the corpus contains at all: low means off-topic."""
-        unique = set(query_terms)
-        total = sum(self.idf(term) for term in unique)
-        if total == 0:
-            return 0.0
-        return sum(self.idf(term) for term in unique if term in self.df) / total

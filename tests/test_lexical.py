@@ -23,7 +23,6 @@ def test_coverage_weighs_rare_terms_more():
     query = ["rocket", "baikonur"]
     assert lexicon.coverage(query, ["baikonur"]) > lexicon.coverage(query, ["rocket"])
     assert lexicon.coverage(query, ["rocket", "baikonur"]) == 1.0
-    assert lexicon.known_share(["unknownword"]) == 0.0
 
 
 def test_latin_share():
