@@ -331,7 +331,7 @@ def build_index(
     with build_lock(index_dir):
         loaded = load_documents(knowledge_dir, max_document_bytes)
         previous = _previous_for_reuse(index_dir, settings, rebuild)
-        old_docs = previous.manifest["documents"] if previous else {}
+        old_docs = _live_documents(index_dir)
         chunking = chunk_documents(loaded.documents, settings.chunk_size, settings.chunk_overlap)
         cache = _vector_cache(previous) if previous else {}
         texts = _texts(loaded.documents, chunking)
@@ -377,6 +377,18 @@ def _texts(documents: list[Document], chunking) -> _Texts:
         chunks=[by_id[c.doc_id][c.start : c.end] for c in chunking.chunks],
         sentences=[by_id[s.doc_id][s.start : s.end] for s in chunking.sentences],
     )
+
+
+def _live_documents(index_dir: Path) -> dict[str, dict]:
+    """The documents of the live index as its manifest lists them (empty if there is none or it is
+    unreadable): what a build reports its changes against, whether or not it reuses vectors."""
+    try:
+        version = current_version(index_dir)
+        if version is None:
+            return {}
+        return json.loads((version / "manifest.json").read_text(encoding="utf-8"))["documents"]
+    except (IndexProblem, OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def _previous_for_reuse(index_dir: Path, settings: IndexSettings, rebuild: bool) -> KnowledgeIndex | None:

@@ -217,3 +217,10 @@ def test_reload_picks_up_an_index_built_by_another_process(settings, embedder):
     build(settings, embedder)  # as `launchbot index` would, outside this engine
     assert engine.reload_if_changed()
     assert "docking" in engine.index.documents
+
+
+def test_a_full_rebuild_reports_changes_against_the_live_index(settings, embedder):
+    build(settings, embedder)
+    report = build(settings, embedder, rebuild=True)
+    assert report.full_rebuild and report.reused == 0
+    assert report.added == [] and len(report.unchanged) == 3
