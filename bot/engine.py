@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from bot.answer import Answer, AnswerSettings, answer_question
 from bot.config import Settings
@@ -47,7 +45,6 @@ class Engine:
         self.embedder = embedder or Embedder(
             settings.model, settings.batch_size, settings.embedding_backend, settings.onnx_cache_dir
         )
-        self.started = time.time()
         self._live: _Live | None = None
         self._reindexing = threading.Lock()
         self._reloading = threading.Lock()
@@ -152,7 +149,3 @@ class Engine:
             return True
         finally:
             self._reloading.release()
-
-    @property
-    def index_dir(self) -> Path:
-        return self.settings.index_dir

@@ -289,12 +289,17 @@ def freshness(index: KnowledgeIndex, documents: LoadResult, settings: IndexSetti
     if built != settings.fingerprint():
         changed = sorted(key for key in settings.fingerprint() if built.get(key) != settings.fingerprint()[key])
         return Freshness(settings_changed=f"settings changed since the last build: {', '.join(changed)}")
-    indexed = {doc_id: meta["sha256"] for doc_id, meta in index.manifest["documents"].items()}
+    return compare_documents(index.manifest["documents"], documents)
+
+
+def compare_documents(indexed: dict[str, dict], documents: LoadResult) -> Freshness:
+    """Which documents on disk are new, changed or gone, against a manifest's ``documents``."""
+    built = {doc_id: meta["sha256"] for doc_id, meta in indexed.items()}
     on_disk = {doc.doc_id: doc.sha256 for doc in documents.documents}
     return Freshness(
-        added=sorted(set(on_disk) - set(indexed)),
-        updated=sorted(doc_id for doc_id in on_disk.keys() & indexed.keys() if on_disk[doc_id] != indexed[doc_id]),
-        removed=sorted(set(indexed) - set(on_disk)),
+        added=sorted(on_disk.keys() - built.keys()),
+        updated=sorted(doc_id for doc_id in on_disk.keys() & built.keys() if on_disk[doc_id] != built[doc_id]),
+        removed=sorted(built.keys() - on_disk.keys()),
     )
 
 
@@ -335,21 +340,22 @@ def build_index(
         chunking = chunk_documents(loaded.documents, settings.chunk_size, settings.chunk_overlap)
         cache = _vector_cache(previous) if previous else {}
         texts = _texts(loaded.documents, chunking)
-        reused = len(texts.unique() & cache.keys())
-        embedded = _embed_missing(texts.unique(), cache, embedder, progress)
+        unique = set(texts.chunks) | set(texts.sentences)
+        reused = len(unique & cache.keys())
+        embedded = _embed_missing(unique, cache, embedder, progress)
         chunk_vectors = _matrix(texts.chunks, cache, embedder.dimension)
         sentence_vectors = _matrix(texts.sentences, cache, embedder.dimension)
         version = _write_version(
             index_dir, loaded, chunking, texts, chunk_vectors, sentence_vectors, embedder, settings
         )
         _swap(index_dir, version)
-    on_disk = {doc.doc_id: doc.sha256 for doc in loaded.documents}
+    changes = compare_documents(old_docs, loaded)
     report = BuildReport(
         path=version,
-        added=sorted(set(on_disk) - set(old_docs)),
-        updated=sorted(d for d in on_disk.keys() & old_docs.keys() if old_docs[d]["sha256"] != on_disk[d]),
-        removed=sorted(set(old_docs) - set(on_disk)),
-        unchanged=sorted(d for d in on_disk.keys() & old_docs.keys() if old_docs[d]["sha256"] == on_disk[d]),
+        added=changes.added,
+        updated=changes.updated,
+        removed=changes.removed,
+        unchanged=sorted({doc.doc_id for doc in loaded.documents} - set(changes.added) - set(changes.updated)),
         errors=loaded.errors,
         chunks=len(chunking.chunks),
         sentences=len(chunking.sentences),
@@ -366,9 +372,6 @@ def build_index(
 class _Texts:
     chunks: list[str]
     sentences: list[str]
-
-    def unique(self) -> set[str]:
-        return set(self.chunks) | set(self.sentences)
 
 
 def _texts(documents: list[Document], chunking) -> _Texts:

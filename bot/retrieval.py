@@ -32,10 +32,7 @@ class Query:
 @dataclass(frozen=True)
 class Hit:
     chunk_id: int
-    score: float
-    dense: float
-    dense_rank: int | None
-    lexical_rank: int | None
+    score: float  # the fused reciprocal-rank score
 
 
 class Retriever:
@@ -66,24 +63,12 @@ class Retriever:
         dense = self._dense(query)
         lexical = self._lexical(query)
         fused: dict[int, float] = {}
-        for rank, (chunk_id, _) in enumerate(dense, start=1):
+        for rank, chunk_id in enumerate(dense, start=1):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + query.dense_weight / (self.rrf_k + rank)
         for rank, chunk_id in enumerate(lexical, start=1):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (self.rrf_k + rank)
-        dense_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(dense, start=1)}
-        lexical_rank = {chunk_id: rank for rank, chunk_id in enumerate(lexical, start=1)}
         best = sorted(fused.items(), key=lambda item: -item[1])[:k]
-        dense_scores = dict(dense)
-        return [
-            Hit(
-                chunk_id,
-                score,
-                self._cosine(chunk_id, query.vector, dense_scores),
-                dense_rank.get(chunk_id),
-                lexical_rank.get(chunk_id),
-            )
-            for chunk_id, score in best
-        ]
+        return [Hit(chunk_id, score) for chunk_id, score in best]
 
     def sentences(self, query: Query, n: int) -> list[int]:
         """The ``n`` sentences nearest the question, wherever their chunks ranked: on a corpus whose
@@ -94,10 +79,10 @@ class Retriever:
         _, ids = self.index.sentence_index.search(query.vector[None, :], n)
         return [int(i) for i in ids[0] if i >= 0]
 
-    def _dense(self, query: Query) -> list[tuple[int, float]]:
+    def _dense(self, query: Query) -> list[int]:
         n = min(self.candidates, len(self.index.chunks))
-        scores, ids = self.index.chunk_vectors.search(query.vector[None, :], n)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        _, ids = self.index.chunk_vectors.search(query.vector[None, :], n)
+        return [int(i) for i in ids[0] if i >= 0]
 
     def _lexical(self, query: Query) -> list[int]:
         if not query.terms:
@@ -109,8 +94,3 @@ class Retriever:
         n = min(self.candidates, len(self.index.chunks))
         ids, scores = bm25.retrieve([known], k=n, show_progress=False, n_threads=0)
         return [int(i) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
-
-    def _cosine(self, chunk_id: int, query_vector: np.ndarray, dense: dict[int, float]) -> float:
-        if chunk_id in dense:
-            return dense[chunk_id]
-        return float(self.index.chunk_vectors.reconstruct(chunk_id) @ query_vector)
