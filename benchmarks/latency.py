@@ -19,7 +19,7 @@ import faiss
 import numpy as np
 
 from benchmarks.common import Figure, Results, percentile_ms
-from bot.engine import Engine
+from bot.core.engine import Engine
 
 logger = logging.getLogger(__name__)
 

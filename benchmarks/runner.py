@@ -26,9 +26,9 @@ from benchmarks.latency import answer_latency, same_answers
 from benchmarks.scale import scale
 from benchmarks.startup import cold_start
 from bot.config import Settings
-from bot.embedding import Embedder, resolve_model
-from bot.engine import Engine
-from bot.index import IndexSettings, build_index
+from bot.core.embedding import Embedder, resolve_model
+from bot.core.engine import Engine
+from bot.core.index import IndexSettings, build_index
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from benchmarks.common import REPO, Figure, Results
 from bot.config import Settings
-from bot.embedding import resolve_model
+from bot.core.embedding import resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,9 @@ _REPORT_PEAK = (
     "atexit.register(lambda: print(next(l for l in open('/proc/self/status') if l.startswith("
     f"{_PEAK!r}))))\n"
 )
-_ANSWER = _REPORT_PEAK + "from bot.cli import main\nsys.argv = ['launchbot', 'ask', {question!r}]\nsys.exit(main())\n"
+_ANSWER = (
+    _REPORT_PEAK + "from bot.cli.main import main\nsys.argv = ['launchbot', 'ask', {question!r}]\nsys.exit(main())\n"
+)
 _FLOOR = (
     _REPORT_PEAK + "import sentence_transformers\n"
     "sentence_transformers.SentenceTransformer({path!r}, device='cpu', local_files_only=True)\n"

@@ -27,8 +27,8 @@ from typing import Any
 
 import yaml
 
-from bot.answer import Answer
 from bot.config import Settings
+from bot.core.answer import Answer
 
 SCRATCH = Path("data/eval")
 
@@ -226,7 +226,7 @@ def failure_record(outcome: Outcome, threshold: float) -> dict[str, Any]:
 
 def run_eval(args: Any, settings: Settings) -> int:
     """The ``eval`` command. Exit 1 when a given ``--min-hit``/``--min-abstain`` is not met."""
-    from bot.engine import Engine
+    from bot.core.engine import Engine
 
     path: Path = args.file
     if not path.is_file():

@@ -10,8 +10,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bot.config import Settings
-from bot.embedding import Embedder
-from bot.engine import Engine
+from bot.core.embedding import Embedder
+from bot.core.engine import Engine
 from tests.helpers import make_settings
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import discord
 
 from bot.config import Settings
-from bot.embedding import Embedder
+from bot.core.embedding import Embedder
 
 REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "knowledge"
@@ -189,7 +189,7 @@ class MockInteraction(CustomMockMixin, unittest.mock.MagicMock):
 @cache
 def _bot_spec():
     """A real, never-connected LaunchBot whose attributes (instance ones included) spec MockBot."""
-    from bot.discord_app import LaunchBot
+    from bot.discord.app import LaunchBot
 
     return LaunchBot(Settings(), engine=None, storage=None)
 
@@ -198,7 +198,7 @@ class MockBot(CustomMockMixin, unittest.mock.MagicMock):
     """A LaunchBot with real services (engine, storage, limiter) and mocked Discord plumbing."""
 
     def __init__(self, settings: Settings, engine, storage, **kwargs) -> None:
-        from bot.limits import RateLimiter
+        from bot.service.limits import RateLimiter
 
         MockBot.spec_set = _bot_spec()
         super().__init__(**kwargs)

@@ -15,9 +15,9 @@ from benchmarks.common import Results
 from benchmarks.corpora import LookupEmbedder, blends, write_synthetic_corpus
 from benchmarks.report import markdown, table
 from benchmarks.scale import scale
-from bot.embedding import Embedder
-from bot.engine import Engine
-from bot.index import IndexSettings, build_index
+from bot.core.embedding import Embedder
+from bot.core.engine import Engine
+from bot.core.index import IndexSettings, build_index
 from tests.helpers import make_settings
 
 logger = logging.getLogger(__name__)

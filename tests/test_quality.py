@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
-from bot.engine import Engine
+from bot.core.engine import Engine
 from bot.evaluation import evaluate, load_yaml_set, squad_corpus, squad_settings, summarise
 from tests.helpers import REPO
 

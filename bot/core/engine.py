@@ -1,0 +1,151 @@
+"""The answer service every front end calls: ``Engine.answer(question) -> Answer``.
+
+It owns the live index and swaps in a new one, built here or by another process, without stopping
+the questions in flight: a question works on the index it started with, and the swap is a single
+reference assignment. Plain synchronous Python; chat front ends call it from worker threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.core.answer import Answer, AnswerSettings, answer_question
+from bot.core.embedding import Embedder
+from bot.core.index import (
+    BuildReport,
+    Freshness,
+    IndexBusy,
+    IndexMissing,
+    IndexSettings,
+    KnowledgeIndex,
+    build_index,
+    current_version,
+    freshness,
+    load_index,
+)
+from bot.core.knowledge import load_documents
+from bot.core.retrieval import Retriever
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Live:
+    index: KnowledgeIndex
+    retriever: Retriever
+
+
+class Engine:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or Embedder(
+            settings.model, settings.batch_size, settings.embedding_backend, settings.onnx_cache_dir
+        )
+        self._live: _Live | None = None
+        self._reindexing = threading.Lock()
+        self._reloading = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def index_settings(self) -> IndexSettings:
+        s = self.settings
+        return IndexSettings(self.embedder.name, s.chunk_size, s.chunk_overlap, s.hnsw_threshold)
+
+    @property
+    def answer_settings(self) -> AnswerSettings:
+        s = self.settings
+        return AnswerSettings(
+            top_k=s.top_k,
+            sentence_candidates=s.sentence_candidates,
+            answer_chars=s.answer_chars,
+            follow_ratio=s.follow_ratio,
+            min_confidence=s.min_confidence,
+            max_question_chars=s.max_question_chars,
+        )
+
+    def open(self, notify: Callable[[str], None] = logger.info) -> None:
+        """Load the index, building or updating it first when it is missing or stale, and warm the
+        model so the first question is as fast as the rest."""
+        try:
+            self.load()
+        except IndexMissing:
+            notify(f"No index in {self.settings.index_dir} yet: building it from {self.settings.knowledge_dir}…")
+            self.reindex()
+        else:
+            stale = self.freshness()
+            if stale.stale:
+                notify(f"The index is out of date ({stale.describe()}): updating it…")
+                self.reindex()
+        self.embedder.encode_query("warm-up")
+
+    def load(self) -> None:
+        """Serve the index on disk as it is (IndexMissing / IndexCorrupt if it cannot be read)."""
+        self._install(load_index(self.settings.index_dir))
+
+    @property
+    def index(self) -> KnowledgeIndex:
+        if self._live is None:
+            raise IndexMissing("the engine has no index loaded: call open() first")
+        return self._live.index
+
+    def freshness(self) -> Freshness:
+        documents = load_documents(self.settings.knowledge_dir, self.settings.max_document_bytes)
+        return freshness(self.index, documents, self.index_settings)
+
+    def _install(self, index: KnowledgeIndex) -> None:
+        s = self.settings
+        retriever = Retriever(
+            index,
+            self.embedder,
+            candidates=s.candidates,
+            rrf_k=s.rrf_k,
+            cross_script_dense_weight=s.cross_script_dense_weight,
+        )
+        self._live = _Live(index, retriever)
+        logger.info("serving index %s (%d chunks)", index.path.name, len(index.chunks))
+
+    # ------------------------------------------------------------------ work
+
+    def answer(self, question: object) -> Answer:
+        live = self._live
+        if live is None:
+            raise IndexMissing("the engine has no index loaded: call open() first")
+        return answer_question(question, live.retriever, self.answer_settings)
+
+    def reindex(self, rebuild: bool = False, progress: bool = False) -> BuildReport:
+        """Build and swap in a new index. Raises IndexBusy if a build is already running here or
+        in another process; on any failure the index being served stays as it was."""
+        if not self._reindexing.acquire(blocking=False):
+            raise IndexBusy("a reindex is already running; try again when it finishes")
+        try:
+            report = build_index(
+                self.settings.knowledge_dir,
+                self.settings.index_dir,
+                self.embedder,
+                self.index_settings,
+                rebuild=rebuild,
+                max_document_bytes=self.settings.max_document_bytes,
+                progress=progress,
+            )
+            self._install(load_index(self.settings.index_dir))
+            return report
+        finally:
+            self._reindexing.release()
+
+    def reload_if_changed(self) -> bool:
+        """Pick up an index another process (``launchbot index``) swapped in; True if reloaded."""
+        if self._live is None or not self._reloading.acquire(blocking=False):
+            return False
+        try:
+            version = current_version(self.settings.index_dir)
+            if version is None or version == self._live.index.path:
+                return False
+            self._install(load_index(self.settings.index_dir))
+            return True
+        finally:
+            self._reloading.release()

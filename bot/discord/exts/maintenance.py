@@ -1,0 +1,171 @@
+"""Maintainers keep the knowledge current: ``/reindex``, ``/sources``, ``/status``, ``/sync``.
+
+``/reindex`` runs the engine's incremental build in a worker thread; the engine swaps the new index
+in atomically, refuses a second concurrent build (``IndexBusy``) and keeps the old index serving if
+the build fails, so this cog only has to report. A background loop also picks up an index rebuilt by
+``launchbot index`` in another process, so a CLI reindex needs no restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot.core.index import BuildReport, IndexBusy
+from bot.discord.app import NO_MENTIONS, LaunchBot, send_private
+from bot.discord.checks import maintainer_only, moderator_only
+from bot.discord.render import ANSWERED_COLOUR, DECLINED_COLOUR, FIELD_LIMIT, fit
+
+logger = logging.getLogger(__name__)
+
+BUSY = "A reindex is already running; try again when it finishes."
+LISTED_DOCUMENTS = 20
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def _names(ids: list[str]) -> str:
+    return fit(", ".join(ids), FIELD_LIMIT) if ids else "—"
+
+
+def report_embed(report: BuildReport) -> discord.Embed:
+    embed = discord.Embed(
+        title="Reindexed" + (" (full rebuild)" if report.full_rebuild else ""),
+        description=fit(report.summary(), 1000),
+        colour=ANSWERED_COLOUR,
+    )
+    for label, ids in (("Added", report.added), ("Updated", report.updated), ("Removed", report.removed)):
+        embed.add_field(name=f"{label} ({len(ids)})", value=_names(ids), inline=False)
+    embed.add_field(name="Chunks", value=str(report.chunks))
+    embed.add_field(name="Time", value=f"{report.seconds:.1f} s")
+    if report.errors:
+        skipped = "\n".join(str(error) for error in report.errors)
+        embed.add_field(name=f"Skipped ({len(report.errors)})", value=fit(skipped, FIELD_LIMIT), inline=False)
+    return embed
+
+
+class Maintenance(commands.Cog):
+    def __init__(self, bot: LaunchBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.reload_loop.change_interval(seconds=self.bot.settings.discord.reload_check_seconds)
+        self.reload_loop.start()
+
+    async def cog_unload(self) -> None:
+        self.reload_loop.cancel()
+
+    @tasks.loop(seconds=5)
+    async def reload_loop(self) -> None:
+        """Serve an index that ``launchbot index`` swapped in from another process."""
+        try:
+            if await asyncio.to_thread(self.bot.engine.reload_if_changed):
+                logger.info("picked up a new index: %s", self.bot.engine.index.path.name)
+        except Exception:
+            logger.exception("checking for a new index failed; still serving the current one")
+
+    @app_commands.command(name="reindex", description="Re-read the knowledge folder and swap in the new index")
+    @app_commands.describe(rebuild="Re-embed every document instead of only new and changed ones")
+    @maintainer_only()
+    async def reindex(self, interaction: discord.Interaction, rebuild: bool = False) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        logger.info("reindex requested (rebuild=%s) in guild %s", rebuild, interaction.guild_id)
+        try:
+            report = await asyncio.to_thread(self.bot.engine.reindex, rebuild)
+        except IndexBusy:
+            await send_private(interaction, BUSY)
+            return
+        except Exception as error:
+            logger.error("reindex failed; the previous index keeps serving", exc_info=error)
+            reason = f"{type(error).__name__}: {error}"
+            await send_private(
+                interaction,
+                fit(f"The reindex failed — {reason}. The previous index is still answering questions.", 1900),
+            )
+            return
+        logger.info("reindex done: %s", report.summary())
+        await interaction.followup.send(embed=report_embed(report), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="sources", description="The documents the bot answers from")
+    @moderator_only()
+    async def sources(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        manifest = self.bot.engine.index.manifest
+        documents = list(manifest["documents"].items())
+        lines = [
+            f"`{meta['chunks']:>3}` chunks — {fit(meta['title'], 150)}" for _, meta in documents[:LISTED_DOCUMENTS]
+        ]
+        if len(documents) > LISTED_DOCUMENTS:
+            lines.append(f"…and {len(documents) - LISTED_DOCUMENTS} more")
+        embed = discord.Embed(
+            title=f"{len(documents)} document(s) indexed",
+            description="\n".join(lines) or "No documents.",
+            colour=ANSWERED_COLOUR,
+        )
+        skipped = manifest.get("skipped", [])
+        if skipped:
+            text = "\n".join(f"{item['path']}: {item['reason']}" for item in skipped)
+            embed.add_field(name=f"Skipped ({len(skipped)})", value=fit(text, FIELD_LIMIT), inline=False)
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="status", description="Index freshness, model, uptime and answer latency")
+    @moderator_only()
+    async def status(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        engine = self.bot.engine
+        freshness = await asyncio.to_thread(engine.freshness)
+        manifest = engine.index.manifest
+        embed = discord.Embed(title="launchbot status", colour=DECLINED_COLOUR if freshness.stale else ANSWERED_COLOUR)
+        embed.add_field(
+            name="Index",
+            value=fit(
+                f"{engine.index.path.name}, built {manifest['created']}, {manifest['counts']['chunks']} chunks",
+                FIELD_LIMIT,
+            ),
+            inline=False,
+        )
+        stale = " — run /reindex" if freshness.stale else ""
+        embed.add_field(name="Freshness", value=fit(freshness.describe(), 900) + stale, inline=False)
+        embed.add_field(name="Model", value=fit(str(manifest["model"]), FIELD_LIMIT), inline=False)
+        embed.add_field(name="Uptime", value=str(timedelta(seconds=int(time.time() - self.bot.started))))
+        embed.add_field(name="Answer latency", value=self._latency_text())
+        gateway = self.bot.latency * 1000
+        embed.add_field(name="Gateway", value=f"{gateway:.0f} ms" if gateway == gateway else "—")
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    def _latency_text(self) -> str:
+        values = list(self.bot.latencies)
+        if not values:
+            return "no questions yet"
+        return (
+            " · ".join(f"p{int(share * 100)} {percentile(values, share):.0f} ms" for share in (0.5, 0.9, 0.99))
+            + f" (n={len(values)})"
+        )
+
+    @app_commands.command(name="sync", description="Publish the slash commands (global takes up to an hour)")
+    @app_commands.describe(scope="guild: the configured development server; global: every server")
+    @maintainer_only()
+    async def sync(self, interaction: discord.Interaction, scope: Literal["guild", "global"] = "guild") -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        done = await self.bot.sync_commands(to_global=scope == "global")
+        await send_private(
+            interaction,
+            "Synced " + "; ".join(done) + "."
+            if done
+            else "Nothing to sync: no development server is configured (discord.dev_guild_id).",
+        )
+
+
+async def setup(bot: LaunchBot) -> None:
+    await bot.add_cog(Maintenance(bot))

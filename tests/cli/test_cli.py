@@ -1,0 +1,93 @@
+"""The `launchbot` command line: its JSON contract, exit codes, and messages other tools rely on."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from bot.cli.main import main
+from bot.core.index import current_version
+
+
+@pytest.fixture
+def cli_args(settings):
+    return ["--knowledge", str(settings.knowledge_dir), "--index", str(settings.index_dir)]
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_index_then_sources(capsys, cli_args):
+    code, out, _ = run(capsys, "index", *cli_args)
+    assert code == 0 and "3 added" in out and "chunks" in out
+    code, out, _ = run(capsys, "sources", *cli_args)
+    assert code == 0
+    assert "astronaut-video-space-com" in out and "freshness: up to date" in out
+
+
+def test_ask_json_lines_in_order(capsys, cli_args, monkeypatch):
+    lines = "Where was the rocket launched from?\n\nHow do I bake sourdough bread?\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    code, out, err = run(capsys, "ask", "--json", *cli_args, "When did Progress 71 dock?", "-")
+    assert code == 0
+    assert "building" in err  # the missing index is built, with a message
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["question"] for line in lines] == [
+        "When did Progress 71 dock?",
+        "Where was the rocket launched from?",
+        "How do I bake sourdough bread?",
+    ]
+    for line in lines:
+        assert {"question", "answered", "answer", "sources"} <= line.keys()
+        assert isinstance(line["answered"], bool)
+        for source in line["sources"]:
+            assert {"doc_id", "title", "url", "quote", "score"} <= source.keys()
+    assert lines[0]["answered"] and "November 18" in lines[0]["answer"]
+    assert not lines[2]["answered"] and lines[2]["sources"] == []
+
+
+def test_ask_human_readable(capsys, cli_args):
+    code, out, _ = run(capsys, "ask", *cli_args, "Why was the October launch aborted?")
+    assert code == 0 and "sensor" in out and "Sources:" in out and "[1]" in out
+
+
+def test_corrupt_index_is_one_clear_line_and_exit_2(capsys, cli_args, settings):
+    run(capsys, "index", *cli_args)
+    (current_version(settings.index_dir) / "chunks.faiss").write_bytes(b"garbage")
+    code, out, err = run(capsys, "ask", *cli_args, "When did Progress 71 dock?")
+    assert code == 2 and out == ""
+    assert err.startswith("launchbot: ") and "launchbot index --rebuild" in err
+    assert "Traceback" not in err
+
+
+def test_missing_knowledge_dir(capsys, tmp_path):
+    code, _, err = run(capsys, "index", "--knowledge", str(tmp_path / "nope"), "--index", str(tmp_path / "i"))
+    assert code == 2 and "knowledge directory not found" in err
+
+
+def test_eval_dev_set_passes_and_thresholds_gate(capsys, cli_args):
+    from tests.helpers import DEV_SET
+
+    code, out, _ = run(capsys, "eval", *cli_args, str(DEV_SET), "--min-hit", "1", "--min-abstain", "1")
+    assert code == 0, out
+    assert "answerable: 9/9" in out and "unanswerable: 3/3" in out
+
+
+def test_eval_fails_below_threshold(capsys, cli_args, tmp_path):
+    questions = tmp_path / "hard.yaml"
+    questions.write_text(
+        'items:\n  - id: x\n    question: What colour was the rocket?\n    expect_any: ["purple"]\n', encoding="utf-8"
+    )
+    code, out, _ = run(capsys, "eval", *cli_args, str(questions), "--min-hit", "0.5")
+    assert code == 1 and "FAIL x" in out
+
+
+def test_chat_session(capsys, cli_args, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("/sources\nWhere was the rocket launched from?\n/quit\n"))
+    code, out, _ = run(capsys, "chat", *cli_args)
+    assert code == 0 and "Baikonur" in out and "freshness" in out

@@ -1,0 +1,278 @@
+"""/ask and mentions, driven through the cog callbacks with spec'd Discord mocks and the real engine:
+what members see, that nothing can ping or restyle, that limits fire, and that the loop never blocks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from pathlib import Path
+
+import discord
+import pytest
+
+from bot.config import Settings
+from bot.core.engine import Engine
+from bot.discord.app import NO_MENTIONS
+from bot.discord.exts.ask import NOT_ENABLED, Ask
+from bot.discord.render import ELLIPSIS, cut, fit
+from bot.service.limits import RateLimiter
+from bot.service.storage import ChannelConfig, Storage
+from tests.helpers import (
+    MockBot,
+    MockGuild,
+    MockInteraction,
+    MockMember,
+    MockMessage,
+    MockTextChannel,
+    mentions_launch_date,
+)
+
+QUESTION = "When did the Progress MS-10 launch?"
+INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+PING = re.compile(r"@(everyone|here)|<@[!&]?\d+>")
+
+
+def with_limits(settings: Settings, **limits) -> Settings:
+    return settings.model_copy(update={"discord": settings.discord.model_copy(update=limits)})
+
+
+@pytest.fixture
+def bot(launch_engine: Engine, tmp_path: Path):
+    storage = Storage(tmp_path / "bot.sqlite3")
+    yield MockBot(launch_engine.settings, launch_engine, storage)
+    storage.close()
+
+
+@pytest.fixture
+def guild() -> MockGuild:
+    return MockGuild()
+
+
+@pytest.fixture
+def channel(bot: MockBot, guild: MockGuild) -> MockTextChannel:
+    channel = MockTextChannel(guild=guild)
+    bot.channel_configs[channel.id] = ChannelConfig(guild.id, enabled=True)
+    return channel
+
+
+def ask_interaction(bot, channel, user=None) -> MockInteraction:
+    return MockInteraction(bot, channel=channel, guild=channel.guild, user=user)
+
+
+def embed_within_limits(embed: discord.Embed) -> None:
+    assert len(embed.title or "") <= 256
+    assert len(embed.description or "") <= 4096
+    assert len(embed.fields) <= 25
+    for field in embed.fields:
+        assert len(field.name) <= 256 and len(field.value) <= 1024
+    assert len(embed.footer.text or "") <= 2048
+    assert len(embed) <= 6000
+
+
+def shown_text(call) -> str:
+    """Every character a member would see in one send/reply call."""
+    parts = [str(arg) for arg in call.args]
+    parts.append(str(call.kwargs.get("content", "")))
+    for embed in [call.kwargs.get("embed"), *call.kwargs.get("embeds", [])]:
+        if embed is not None:
+            parts.append(json.dumps(embed.to_dict(), ensure_ascii=False))
+    return "\n".join(parts)
+
+
+def assert_safe(call) -> None:
+    assert call.kwargs["allowed_mentions"].to_dict() == NO_MENTIONS.to_dict()
+    text = shown_text(call)
+    assert not PING.search(text), text
+    assert not INVISIBLE.search(text.replace("@\u200b", "@")), "invisible or bidi characters shown"
+    assert len(call.kwargs.get("content") or (call.args[0] if call.args else "")) <= 2000
+
+
+def mention(bot: MockBot, channel: MockTextChannel, content: str) -> MockMessage:
+    """A member's message in ``channel`` that mentions the bot."""
+    return MockMessage(channel=channel, guild=channel.guild, author=MockMember(), mentions=[bot.user], content=content)
+
+
+async def ask(cog: Ask, interaction: MockInteraction, question: str):
+    await cog.ask.callback(cog, interaction, question=question)
+    return interaction.followup.send.await_args
+
+
+async def test_ask_defers_then_answers_with_an_embed_within_limits(bot, channel):
+    cog, interaction = Ask(bot), ask_interaction(bot, channel)
+    order = []
+    interaction.response.defer.side_effect = lambda **kwargs: order.append("defer")
+    interaction.followup.send.side_effect = lambda *args, **kwargs: order.append("followup")
+
+    call = await ask(cog, interaction, QUESTION)
+
+    assert order == ["defer", "followup"]
+    assert interaction.response.defer.await_args.kwargs["ephemeral"] is False
+    assert_safe(call)
+    embed = call.kwargs["embed"]
+    embed_within_limits(embed)
+    assert mentions_launch_date(embed.description) and "[1]" in embed.description
+    assert embed.fields and embed.fields[0].name.startswith("[1]")
+    ids = [item.custom_id for item in call.kwargs["view"].children]
+    assert [re.sub(r"\d+$", "N", i) for i in ids] == [
+        "launchbot:sources:N",
+        "launchbot:vote:up:N",
+        "launchbot:vote:down:N",
+    ]
+    stored = bot.storage.get_answer(int(ids[0].rsplit(":", 1)[1]))
+    assert stored.answered and stored.sources and mentions_launch_date(stored.sources[0].quote)
+
+
+async def test_a_question_the_articles_do_not_cover_is_declined_plainly_and_logged(bot, channel):
+    cog, interaction = Ask(bot), ask_interaction(bot, channel)
+    call = await ask(cog, interaction, "What is the best recipe for chocolate cake?")
+    embed = call.kwargs["embed"]
+    assert "don't cover" in embed.description
+    [gap] = bot.storage.gaps(channel.guild.id, since=0)
+    assert not gap.answered and "chocolate cake" in gap.question
+
+
+async def test_ask_outside_an_enabled_channel_says_how_to_enable(bot, guild):
+    interaction = ask_interaction(bot, MockTextChannel(guild=guild))
+    call = await ask(Ask(bot), interaction, QUESTION)
+    assert interaction.response.defer.await_args.kwargs["ephemeral"] is True
+    assert call.kwargs["ephemeral"] is True and call.args[0] == NOT_ENABLED
+
+
+async def test_user_cooldown_and_guild_rate_limit_fire_with_a_retry_time(bot, channel):
+    bot.limiter = RateLimiter(user_cooldown=30, guild_per_minute=2)
+    cog, member = Ask(bot), MockMember()
+    await ask(cog, ask_interaction(bot, channel, member), QUESTION)
+    again = ask_interaction(bot, channel, member)
+    call = await ask(cog, again, QUESTION)
+    assert call.kwargs["ephemeral"] is True
+    assert re.search(r"try again in (29|30) s", call.args[0])
+
+    await ask(cog, ask_interaction(bot, channel), QUESTION)  # second member: the guild's 2nd question
+    call = await ask(cog, ask_interaction(bot, channel), QUESTION)
+    assert re.search(r"try again in (59|60) s", call.args[0])
+
+
+def test_rate_limiter_counts_time_not_attempts():
+    now = [1000.0]
+    limiter = RateLimiter(user_cooldown=10, guild_per_minute=3, clock=lambda: now[0])
+    assert limiter.acquire(1, 7) == 0
+    now[0] += 4
+    assert limiter.acquire(1, 7) == pytest.approx(6)
+    now[0] += 6
+    assert limiter.acquire(1, 7) == 0
+    assert limiter.acquire(1, 8) == 0
+    assert limiter.acquire(1, 9) == pytest.approx(50)  # guild full: oldest question is 10 s old
+    assert limiter.acquire(2, 9) == 0  # another guild is not affected
+
+
+HOSTILE = {
+    "mass mentions": "@everyone @here <@123456789012345678> <@&123456789012345678> when did MS-10 launch?",
+    "markdown injection": "**When** did [Progress MS-10](https://evil.example) launch? `x` ||y|| ~~z~~ > q\n# h1",
+    "zero-width and RTL": "When\u200b did \u202eProgress MS-10\u202c\u2067 launch\u2069?\ufeff",
+}
+
+
+@pytest.mark.parametrize("question", HOSTILE.values(), ids=HOSTILE.keys())
+async def test_hostile_questions_get_safe_replies(bot, channel, question):
+    call = await ask(Ask(bot), ask_interaction(bot, channel), question)
+    assert_safe(call)
+    embed = call.kwargs["embed"]
+    embed_within_limits(embed)
+    assert not re.search(r"(?<!\\)\[Progress", embed.title) and "**When**" not in embed.title
+
+
+async def test_a_10000_character_question_is_refused_with_the_cap_stated(bot, channel):
+    interaction = ask_interaction(bot, channel)
+    call = await ask(Ask(bot), interaction, ("why " * 2500)[:9999] + "?")
+    assert_safe(call)
+    assert call.kwargs["ephemeral"] is True
+    assert "10,000 characters" in call.args[0] and "limit is 500" in call.args[0]
+    assert bot.storage.stats(channel.guild.id, since=0).asked == 0
+
+
+async def test_a_mention_in_an_enabled_channel_is_answered_as_a_reply(bot, channel):
+    message = mention(bot, channel, f"<@{bot.user.id}> {QUESTION} @everyone")
+    await Ask(bot).on_message(message)
+    call = message.reply.await_args
+    assert_safe(call)
+    assert call.kwargs["mention_author"] is False
+    assert mentions_launch_date(call.kwargs["embed"].description)
+
+
+async def test_thread_mode_answers_in_a_new_thread(bot, channel):
+    bot.channel_configs[channel.id] = ChannelConfig(channel.guild.id, enabled=True, mode="thread")
+    message = mention(bot, channel, f"<@!{bot.user.id}> {QUESTION}")
+    await Ask(bot).on_message(message)
+    assert message.create_thread.await_args.kwargs["name"] == cut(QUESTION, 100)
+    thread_send = message.create_thread.return_value.send.await_args
+    assert_safe(thread_send)
+    message.reply.assert_not_awaited()
+
+
+async def test_mentions_elsewhere_from_bots_or_without_the_bot_are_ignored(bot, channel, guild):
+    ask_cog = Ask(bot)
+    for message in (
+        MockMessage(channel=MockTextChannel(guild=guild), guild=guild, author=MockMember(), mentions=[bot.user]),
+        MockMessage(channel=channel, guild=guild, author=MockMember(bot=True), mentions=[bot.user]),
+        MockMessage(channel=channel, guild=guild, author=MockMember(), mentions=[], content=QUESTION),
+    ):
+        await ask_cog.on_message(message)
+        message.reply.assert_not_awaited()
+
+
+async def test_an_empty_mention_gets_a_hint(bot, channel):
+    message = mention(bot, channel, f"<@{bot.user.id}>")
+    await Ask(bot).on_message(message)
+    assert "/ask" in message.reply.await_args.args[0]
+
+
+def test_cuts_end_a_sentence_and_never_split_a_citation():
+    text = "“The rocket rose at 6:14 a.m.” [1] “It docked two days later.” [2] “Gerst filmed it.” [12]"
+    for limit in range(8, len(text) + 1):
+        shown = cut(text, limit)
+        assert len(shown) <= limit
+        if shown != text:
+            assert shown.endswith(ELLIPSIS) and not re.search(r"\[\d*$", shown[: -len(ELLIPSIS)])
+    assert cut(text, 60) == "“The rocket rose at 6:14 a.m.” [1]" + ELLIPSIS
+    heavy = "*_`|~>" * 2000
+    assert len(fit(heavy, 1024)) <= 1024
+
+
+async def test_the_event_loop_never_blocks_while_50_questions_are_answered(launch_engine, tmp_path):
+    settings = with_limits(launch_engine.settings, user_cooldown_seconds=0, guild_questions_per_minute=0)
+    storage = Storage(tmp_path / "load.sqlite3")
+    bot = MockBot(settings, launch_engine, storage)
+    channel = MockTextChannel(guild=MockGuild())
+    bot.channel_configs[channel.id] = ChannelConfig(channel.guild.id, enabled=True)
+    cog = Ask(bot)
+    questions = [
+        QUESTION,
+        "Who recorded the video?",
+        "What is Progress 71?",
+        "Where was the astronaut?",
+        "How long did the trip to the station take?",
+    ]
+    interactions = [ask_interaction(bot, channel) for _ in range(50)]
+    lags, running = [], True
+
+    async def heartbeat() -> None:
+        while running:
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            lags.append(time.perf_counter() - before - 0.005)
+
+    beat = asyncio.create_task(heartbeat())
+    started = time.perf_counter()
+    await asyncio.gather(*(cog.ask.callback(cog, i, question=questions[n % 5]) for n, i in enumerate(interactions)))
+    elapsed = time.perf_counter() - started
+    running = False
+    await beat
+    storage.close()
+    print(
+        f"\n50 concurrent /ask: {elapsed:.2f} s, max event-loop lag {max(lags) * 1000:.1f} ms "
+        f"over {len(lags)} heartbeats"
+    )
+    assert all(i.followup.send.await_args.kwargs.get("embed") is not None for i in interactions)
+    assert max(lags) < 0.050
