@@ -201,7 +201,8 @@ class TelegramBot:
         if refusal is not None:
             await message.reply_text(plain(refusal))
             return
-        await message.reply_chat_action(ChatAction.TYPING)
+        # No "typing…" action: an answer takes milliseconds, and every Bot API call counts against
+        # Telegram's ~30 messages a second that the rate limiter keeps to.
         asked = await self.asking.answer(question, where)
         await self._send(message, asked, context.bot.username)
         await self.asking.delivered(asked)
