@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     min_confidence: float = 0.30
     max_question_chars: int = Field(500, ge=10)
 
+    conversation_turns: int = Field(6, ge=0)
+    conversation_minutes: float = Field(30.0, gt=0)
+
     discord: DiscordSettings = DiscordSettings()
 
     discord_token: SecretStr | None = Field(

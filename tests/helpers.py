@@ -198,6 +198,7 @@ class MockBot(CustomMockMixin, unittest.mock.MagicMock):
     """A LaunchBot with real services (engine, storage, limiter) and mocked Discord plumbing."""
 
     def __init__(self, settings: Settings, engine, storage, **kwargs) -> None:
+        from bot.service.conversations import Conversations
         from bot.service.limits import RateLimiter
 
         MockBot.spec_set = _bot_spec()
@@ -207,6 +208,7 @@ class MockBot(CustomMockMixin, unittest.mock.MagicMock):
         self.storage = storage
         self.limiter = RateLimiter(settings.discord.user_cooldown_seconds, settings.discord.guild_questions_per_minute)
         self.channel_configs = {}
+        self.conversations = Conversations(settings.conversation_turns, settings.conversation_minutes * 60)
         self.latencies = deque(maxlen=2000)
         self.answer_slots = asyncio.Semaphore(settings.discord.answer_workers)
         self.started = time.time()

@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.core.engine import Engine
 from bot.discord.checks import NotAllowed
 from bot.discord.render import plain
+from bot.service.conversations import Conversations
 from bot.service.limits import RateLimiter
 from bot.service.storage import ChannelConfig, Storage
 
@@ -138,6 +139,7 @@ class LaunchBot(commands.Bot):
         discord_settings = settings.discord
         self.limiter = RateLimiter(discord_settings.user_cooldown_seconds, discord_settings.guild_questions_per_minute)
         self.channel_configs: dict[int, ChannelConfig] = {}
+        self.conversations = Conversations(settings.conversation_turns, settings.conversation_minutes * 60)
         self.latencies: deque[float] = deque(maxlen=2000)
         # Worker threads beyond the CPU count add no throughput but contend for the GIL with the loop.
         self.answer_slots = asyncio.Semaphore(discord_settings.answer_workers)

@@ -19,6 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.answer import Answer
+from bot.core.conversation import Turn, turn_of
 from bot.core.question import clean_question
 from bot.discord.app import NO_MENTIONS, LaunchBot, channel_config
 from bot.discord.exts.feedback import answer_view
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 NOT_ENABLED = "I'm not enabled in this channel. A moderator can turn me on here with `/channel enable`."
 THREAD_NAME_LIMIT = 100
+PLATFORM = "discord"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Reply:
 
     embed: discord.Embed
     view: discord.ui.View
+    answer: Answer
 
 
 class Ask(commands.Cog):
@@ -55,8 +58,11 @@ class Ask(commands.Cog):
         if refusal is not None:
             await interaction.followup.send(_own(refusal), ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
-        reply = await self.respond(question, interaction.guild_id, interaction.channel_id, interaction.user.id)
-        await interaction.followup.send(embed=reply.embed, view=reply.view, allowed_mentions=NO_MENTIONS)
+        key = self.conversation_of(interaction.channel, None)
+        history = self.bot.conversations.history(PLATFORM, key)
+        reply = await self.respond(question, interaction.guild_id, interaction.channel_id, interaction.user.id, history)
+        sent = await interaction.followup.send(embed=reply.embed, view=reply.view, allowed_mentions=NO_MENTIONS)
+        self.remember(key or f"interaction:{interaction.id}", reply.answer, sent)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -77,14 +83,37 @@ class Ask(commands.Cog):
         if refusal is not None:
             await _reply_quietly(message, refusal)
             return
+        key = self.conversation_of(message.channel, message.reference)
+        history = self.bot.conversations.history(PLATFORM, key)
         async with message.channel.typing():
-            reply = await self.respond(question, message.guild.id, message.channel.id, message.author.id)
+            reply = await self.respond(question, message.guild.id, message.channel.id, message.author.id, history)
         if mode == "thread" and not isinstance(message.channel, discord.Thread):
             name = clean_question(question, len(question) + 1).text or "Question"
             thread = await message.create_thread(name=cut(name, THREAD_NAME_LIMIT))
-            await thread.send(embed=reply.embed, view=reply.view, allowed_mentions=NO_MENTIONS)
+            sent = await thread.send(embed=reply.embed, view=reply.view, allowed_mentions=NO_MENTIONS)
+            key = f"thread:{thread.id}"
         else:
-            await message.reply(embed=reply.embed, view=reply.view, allowed_mentions=NO_MENTIONS, mention_author=False)
+            sent = await message.reply(
+                embed=reply.embed, view=reply.view, allowed_mentions=NO_MENTIONS, mention_author=False
+            )
+        self.remember(key or f"message:{message.id}", reply.answer, sent)
+
+    # ------------------------------------------------------------------ conversations
+
+    def conversation_of(self, channel: object, reference: discord.MessageReference | None) -> str | None:
+        """The conversation a question continues: the thread the bot opened that it is asked in, or
+        the one of the bot's answer it replies to; None for a question that starts afresh."""
+        me = self.bot.user
+        if isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id:
+            return f"thread:{channel.id}"
+        if reference is not None and reference.message_id is not None:
+            return self.bot.conversations.replied_to(PLATFORM, str(reference.message_id))
+        return None
+
+    def remember(self, key: str, answer: Answer, sent: object) -> None:
+        """Add the turn to its conversation and link the posted answer, so a reply to it continues."""
+        message_id = getattr(sent, "id", None)
+        self.bot.conversations.add(PLATFORM, key, turn_of(answer), str(message_id) if message_id else None)
 
     # ------------------------------------------------------------------ shared
 
@@ -103,11 +132,19 @@ class Ask(commands.Cog):
         wait = self.bot.limiter.acquire(guild_id, user_id)
         return retry_message(wait) if wait > 0 else None
 
-    async def respond(self, question: str, guild_id: int | None, channel_id: int | None, user_id: int) -> Reply:
-        """Answer in a worker thread, store it (also off the loop), and build the message."""
+    async def respond(
+        self,
+        question: str,
+        guild_id: int | None,
+        channel_id: int | None,
+        user_id: int,
+        history: list[Turn] | None = None,
+    ) -> Reply:
+        """Answer in a worker thread (with the conversation's earlier turns), store it (also off the
+        loop), and build the message."""
         async with self.bot.answer_slots:
             started = time.perf_counter()
-            answer: Answer = await asyncio.to_thread(self.bot.engine.answer, question)
+            answer: Answer = await asyncio.to_thread(self.bot.engine.answer, question, history or None)
             latency_ms = (time.perf_counter() - started) * 1000
         self.bot.latencies.append(latency_ms)
         question_id = await asyncio.to_thread(
@@ -124,7 +161,7 @@ class Ask(commands.Cog):
         )
         self._log(question_id, answer, guild_id, user_id, latency_ms)
         has_sources = bool(answer.sources or answer.closest)
-        return Reply(answer_embed(answer), answer_view(question_id, with_sources=has_sources))
+        return Reply(answer_embed(answer), answer_view(question_id, with_sources=has_sources), answer)
 
     def _log(self, question_id: int, answer: Answer, guild_id: int | None, user_id: int, latency_ms: float) -> None:
         outcome = "answered" if answer.answered else "declined (unanswered)"

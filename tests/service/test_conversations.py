@@ -1,0 +1,71 @@
+"""The conversation store: turns kept per conversation, capped, linked to answers, and forgotten
+(question text included) once idle for the configured time. Time is moved, never slept."""
+
+from __future__ import annotations
+
+from bot.core.conversation import Turn
+from bot.service.conversations import SWEEP_SECONDS, Conversations
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def turn(n: int) -> Turn:
+    return Turn(f"question {n}?", (f"quoted sentence {n}.",))
+
+
+def test_turns_are_kept_in_order_and_capped():
+    store = Conversations(max_turns=3, ttl_seconds=60, clock=Clock())
+    for n in range(5):
+        store.add("discord", "thread:1", turn(n))
+    assert [t.question for t in store.history("discord", "thread:1")] == ["question 2?", "question 3?", "question 4?"]
+    assert store.history("discord", "thread:2") == [] and store.history("telegram", "thread:1") == []
+    assert store.history("discord", None) == []
+
+
+def test_a_conversation_expires_after_its_last_turn_and_its_text_goes_with_it():
+    clock = Clock()
+    store = Conversations(max_turns=6, ttl_seconds=1800, clock=clock)
+    store.add("discord", "a", turn(1), message_id="m1")
+    clock.now += 1700
+    store.add("discord", "a", turn(2), message_id="m2")  # the clock restarts at the last turn
+    clock.now += 1700
+    assert len(store.history("discord", "a")) == 2 and store.replied_to("discord", "m1") == "a"
+    clock.now += 100
+    assert store.history("discord", "a") == []
+    assert store.replied_to("discord", "m2") is None
+    assert len(store) == 0  # nothing of it is left in memory
+
+
+def test_idle_conversations_are_swept_without_being_asked_for():
+    clock = Clock()
+    store = Conversations(max_turns=6, ttl_seconds=60, clock=clock)
+    for n in range(100):
+        store.add("telegram", f"chat:{n}", turn(n), message_id=str(n))
+    clock.now += 61
+    assert len(store) == 100
+    clock.now += SWEEP_SECONDS
+    store.add("telegram", "fresh", turn(0))  # any use sweeps, at most once a minute
+    assert len(store) == 1
+    assert store.expire() == 0
+
+
+def test_replies_to_an_answer_continue_its_conversation():
+    store = Conversations(clock=Clock())
+    store.add("telegram", "42:7", turn(1), message_id="42:8")
+    assert store.replied_to("telegram", "42:8") == "42:7"
+    assert store.replied_to("discord", "42:8") is None  # platforms never mix
+    assert store.replied_to("telegram", "42:9") is None and store.replied_to("telegram", None) is None
+    store.forget("telegram", "42:7")
+    assert store.replied_to("telegram", "42:8") is None
+
+
+def test_zero_turns_remembers_nothing():
+    store = Conversations(max_turns=0, clock=Clock())
+    store.add("discord", "a", turn(1), message_id="m")
+    assert store.history("discord", "a") == [] and store.replied_to("discord", "m") is None
