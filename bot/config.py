@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,18 +27,48 @@ DEFAULT_CONFIG_FILE = Path("launchbot.yaml")
 _config_file: ContextVar[Path | None] = ContextVar("launchbot_config_file", default=None)
 
 
+class ChatSettings(BaseModel):
+    """What every chat front end shares (one process serving several shares one of each)."""
+
+    database: Path = Path("data/launchbot.sqlite3")
+    user_cooldown_seconds: float = Field(10.0, ge=0)
+    questions_per_minute: int = Field(20, ge=0)  # per Discord server / Telegram group; 0: no limit
+    log_question_text: bool = False
+    conversation_turns: int = Field(6, ge=0)  # earlier turns a conversation remembers
+    conversation_minutes: float = Field(30.0, gt=0)  # forgotten this long after its last turn
+    reload_check_seconds: float = Field(5.0, gt=0)
+    answer_workers: int = Field(2, ge=1)
+
+
+# Keys that were under ``discord:`` before they were shared, and their name under ``chat:``.
+_MOVED_TO_CHAT = {
+    "database": "database",
+    "user_cooldown_seconds": "user_cooldown_seconds",
+    "guild_questions_per_minute": "questions_per_minute",
+    "log_question_text": "log_question_text",
+    "reload_check_seconds": "reload_check_seconds",
+    "answer_workers": "answer_workers",
+}
+
+
 class DiscordSettings(BaseModel):
     """Discord front end. The token is not here: it is ``Settings.discord_token``."""
 
-    database: Path = Path("data/launchbot.sqlite3")
     dev_guild_id: int | None = None
     moderator_role: str | None = None
     maintainer_role: str | None = None
-    user_cooldown_seconds: float = 10.0
-    guild_questions_per_minute: int = 20
-    log_question_text: bool = False
-    reload_check_seconds: float = 5.0
-    answer_workers: int = Field(2, ge=1)
+
+
+class TelegramSettings(BaseModel):
+    """Telegram front end. The token is ``Settings.telegram_token``, the webhook secret
+    ``Settings.telegram_webhook_secret``: both from the environment only."""
+
+    base_url: str = "https://api.telegram.org/bot"  # a self-hosted Bot API server's URL + "/bot"
+    maintainers: list[int] = Field(default_factory=list)  # Telegram user ids allowed to /reindex
+    admin_cache_seconds: float = Field(60.0, ge=0)  # how long a getChatMember answer is trusted
+    webhook_url: str | None = None  # set: receive updates by webhook at this public HTTPS URL
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(8443, ge=1, le=65535)
 
 
 class Settings(BaseSettings):
@@ -74,14 +104,33 @@ class Settings(BaseSettings):
     min_confidence: float = 0.30
     max_question_chars: int = Field(500, ge=10)
 
-    conversation_turns: int = Field(6, ge=0)
-    conversation_minutes: float = Field(30.0, gt=0)
-
+    chat: ChatSettings = ChatSettings()
     discord: DiscordSettings = DiscordSettings()
+    telegram: TelegramSettings = TelegramSettings()
 
     discord_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DISCORD_TOKEN", "LAUNCHBOT_DISCORD_TOKEN")
     )
+    telegram_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_TOKEN", "LAUNCHBOT_TELEGRAM_TOKEN")
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "LAUNCHBOT_TELEGRAM_WEBHOOK_SECRET")
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shared_keys_moved_to_chat(cls, data: Any) -> Any:
+        """``discord.user_cooldown_seconds`` and friends now apply to every front end, under ``chat:``;
+        old configurations keep working, with a warning naming the new key."""
+        if not isinstance(data, dict) or not isinstance(data.get("discord"), dict):
+            return data
+        discord, chat = dict(data["discord"]), dict(data.get("chat") or {})
+        for old, new in _MOVED_TO_CHAT.items():
+            if old in discord:
+                logger.warning("discord.%s is now chat.%s (shared by every front end); please rename it", old, new)
+                chat.setdefault(new, discord.pop(old))
+        return {**data, "discord": discord, "chat": chat}
 
     @classmethod
     def settings_customise_sources(
@@ -115,7 +164,14 @@ class _NoSecrets(PydanticBaseSettingsSource):
         return values
 
 
-_SECRET_KEYS = {"discord_token", "launchbot_discord_token"}
+_SECRET_KEYS = {
+    "discord_token",
+    "launchbot_discord_token",
+    "telegram_token",
+    "launchbot_telegram_token",
+    "telegram_webhook_secret",
+    "launchbot_telegram_webhook_secret",
+}
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

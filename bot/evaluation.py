@@ -34,6 +34,7 @@ import yaml
 from bot.config import Settings
 from bot.core.answer import Answer
 from bot.core.conversation import Turn, quoted_sentences, turn_of
+from bot.service.reports import percentile
 
 SCRATCH = Path("data/eval")
 
@@ -250,14 +251,7 @@ def summarise(outcomes: list[Outcome], threshold: float) -> Summary:
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-    return {"p50": at(0.5), "p95": at(0.95), "p99": at(0.99)}
+    return {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95), "p99": percentile(values, 0.99)}
 
 
 def curve(outcomes: list[Outcome], steps: int = 20) -> list[tuple[float, float, float]]:
@@ -308,7 +302,7 @@ def run_eval(args: Any, settings: Settings) -> int:
         # A declined turn lends no context to the next, so the conversation runs at the real threshold.
         engine = Engine(settings)
         engine.open(notify=lambda message: print(message, file=sys.stderr))
-        outcomes = evaluate_dialogues(dialogues, engine.answer, settings.conversation_turns)
+        outcomes = evaluate_dialogues(dialogues, engine.answer, settings.chat.conversation_turns)
         items = [outcome.item for outcome in outcomes]
     else:
         engine = Engine(settings.model_copy(update={"min_confidence": -1.0}))

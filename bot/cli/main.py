@@ -121,7 +121,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cli.render import render_text
 
     engine = _engine(settings)
-    conversation = Conversation(settings.conversation_turns) if args.conversation else None
+    conversation = Conversation(settings.chat.conversation_turns) if args.conversation else None
     for question in _questions(args.questions):
         answer = engine.answer(question, conversation.turns if conversation else None)
         if conversation is not None:
@@ -141,7 +141,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         f"launchbot — ask about the Progress MS-10 launch ({len(engine.index.documents)} articles). "
         "Follow-up questions continue the conversation. Commands: /new (a fresh conversation), /sources, /quit."
     )
-    conversation = Conversation(settings.conversation_turns)
+    conversation = Conversation(settings.chat.conversation_turns)
     while True:
         try:
             question = input("\nyou> ")

@@ -133,7 +133,7 @@ def _dialogues(name):
 
 @pytest.mark.parametrize("dialogue", _dialogues("dialogues.yaml") + _dialogues("dialogues_dev.yaml"))
 def test_dialogues(launch_engine, dialogue):
-    outcomes = evaluate_dialogues([dialogue], launch_engine.answer, launch_engine.settings.conversation_turns)
+    outcomes = evaluate_dialogues([dialogue], launch_engine.answer, launch_engine.settings.chat.conversation_turns)
     threshold = launch_engine.settings.min_confidence
     failed = [(o.item.id, o.item.question, o.answer.text[:120]) for o in outcomes if not o.hit(threshold)]
     assert not failed

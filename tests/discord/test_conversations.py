@@ -12,15 +12,15 @@ import pytest
 from bot.core.conversation import quoted_sentences
 from bot.core.engine import Engine
 from bot.discord.exts.ask import Ask
-from bot.service.storage import ChannelConfig, Storage
+from bot.service.storage import ChatConfig, open_storage
 from tests.helpers import MockBot, MockGuild, MockMember, MockMessage, MockTextChannel, MockThread
 
 
 @pytest.fixture
 def bot(launch_engine: Engine, tmp_path: Path):
-    storage = Storage(tmp_path / "bot.sqlite3")
+    storage = open_storage(tmp_path / "bot.sqlite3")
     settings = launch_engine.settings.model_copy(
-        update={"discord": launch_engine.settings.discord.model_copy(update={"user_cooldown_seconds": 0})}
+        update={"chat": launch_engine.settings.chat.model_copy(update={"user_cooldown_seconds": 0})}
     )
     yield MockBot(settings, launch_engine, storage)
     storage.close()
@@ -29,7 +29,7 @@ def bot(launch_engine: Engine, tmp_path: Path):
 def channel_in(bot: MockBot, mode: str) -> MockTextChannel:
     guild = MockGuild()
     channel = MockTextChannel(guild=guild)
-    bot.channel_configs[channel.id] = ChannelConfig(guild.id, enabled=True, mode=mode)
+    bot.channel_configs[channel.id] = ChatConfig(str(guild.id), enabled=True, mode=mode)
     return channel
 
 
@@ -76,7 +76,7 @@ async def test_a_follow_up_in_the_thread_the_bot_opened_leans_on_the_thread(bot)
 
     # The same follow-up in a thread someone else opened has nothing to lean on.
     elsewhere = MockThread(parent=channel, guild=channel.guild, owner_id=MockMember().id)
-    bot.channel_configs[channel.id] = ChannelConfig(channel.guild.id, enabled=True, mode="mention")
+    bot.channel_configs[channel.id] = ChatConfig(str(channel.guild.id), enabled=True, mode="mention")
     alone = mention(bot, elsewhere, "When did it dock?")
     await cog.on_message(alone)
     assert declined(alone.reply.await_args)
@@ -95,7 +95,7 @@ async def test_a_reply_chain_to_the_bots_answers_is_one_conversation(bot):
     third = mention(bot, channel, "When did his crew arrive at the station?", reply_to=second.reply.return_value)
     await cog.on_message(third)
     assert "June 8" in first_quote(third.reply.await_args)
-    assert len(bot.conversations.history("discord", f"message:{first.id}")) == 3
+    assert len(bot.services.asking.conversations.history("discord", f"message:{first.id}")) == 3
 
     # Not a reply (or a reply to a member's message): a new conversation, the question alone.
     fresh = mention(bot, channel, "When did it dock?", reply_to=second)
@@ -118,12 +118,12 @@ async def test_a_topic_switch_in_a_reply_chain_is_declined_and_the_chain_goes_on
 
 async def test_an_idle_conversation_is_forgotten(bot):
     now = [0.0]
-    bot.conversations.clock = lambda: now[0]
+    bot.services.asking.conversations.clock = lambda: now[0]
     cog, channel = Ask(bot), channel_in(bot, "mention")
     first = mention(bot, channel, "What is Progress 71?")
     await cog.on_message(first)
-    now[0] += bot.settings.conversation_minutes * 60
+    now[0] += bot.settings.chat.conversation_minutes * 60
     late = mention(bot, channel, "When did it dock?", reply_to=first.reply.return_value)
     await cog.on_message(late)
     assert declined(late.reply.await_args)
-    assert len(bot.conversations) == 1  # only the late question's own, new conversation
+    assert len(bot.services.asking.conversations) == 1  # only the late question's own, new conversation

@@ -69,3 +69,29 @@ def test_zero_turns_remembers_nothing():
     store = Conversations(max_turns=0, clock=Clock())
     store.add("discord", "a", turn(1), message_id="m")
     assert store.history("discord", "a") == [] and store.replied_to("discord", "m") is None
+
+
+async def test_the_asking_flow_answers_a_reply_with_its_conversation(launch_engine, tmp_path):
+    """The hook every front end uses (Telegram: a reply to one of the bot's answers continues it)."""
+    from bot.core.conversation import quoted_sentences
+    from bot.service.asking import Asking
+    from bot.service.limits import RateLimiter
+    from bot.service.storage import Origin, open_storage
+
+    storage = open_storage(tmp_path / "bot.sqlite3")
+    asking = Asking(launch_engine, storage, RateLimiter(0, 0), conversations=Conversations(clock=Clock()))
+    where = Origin("telegram", "-100", "-100", "7")
+    first = await asking.answer("What is Progress 71?", where)
+    await asking.delivered(first, conversation="-100:1", message_id="-100:2")
+    # A reply to the bot's answer (message 2) continues; a question that replies to nothing does not.
+    key = asking.conversations.replied_to("telegram", "-100:2")
+    follow_up = await asking.answer("When did it dock?", where, conversation=key)
+    alone = await asking.answer(
+        "When did it dock?", where, conversation=asking.conversations.replied_to("telegram", None)
+    )
+    storage.close()
+    assert key == "-100:1" and follow_up.conversation == key
+    assert follow_up.answer.answered and "November 18" in quoted_sentences(follow_up.answer.text)[0]
+    assert not alone.answer.answered
+    remembered = asking.conversations.history("telegram", key)
+    assert [turn.question for turn in remembered] == ["What is Progress 71?"]  # not delivered yet
