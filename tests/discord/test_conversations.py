@@ -13,7 +13,7 @@ from bot.core.conversation import quoted_sentences
 from bot.core.engine import Engine
 from bot.discord.exts.ask import Ask
 from bot.service.storage import ChatConfig, open_storage
-from tests.helpers import MockBot, MockGuild, MockMember, MockMessage, MockTextChannel, MockThread
+from tests.helpers import MockBot, MockGuild, MockInteraction, MockMember, MockMessage, MockTextChannel, MockThread
 
 
 @pytest.fixture
@@ -73,6 +73,12 @@ async def test_a_follow_up_in_the_thread_the_bot_opened_leans_on_the_thread(bot)
     switch = mention(bot, thread, "What is the capital of Australia?")
     await cog.on_message(switch)
     assert declined(switch.reply.await_args)
+
+    # /ask in the thread continues it too (the declined switch lent nothing: "it" is still Progress 71).
+    interaction = MockInteraction(bot, channel=thread, guild=channel.guild)
+    await cog.ask.callback(cog, interaction, question="And where was it launched from?")
+    assert "Baikonur" in first_quote(interaction.followup.send.await_args)
+    assert len(bot.services.asking.conversations.history("discord", f"thread:{thread.id}")) == 4
 
     # The same follow-up in a thread someone else opened has nothing to lean on.
     elsewhere = MockThread(parent=channel, guild=channel.guild, owner_id=MockMember().id)
