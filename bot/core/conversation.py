@@ -6,7 +6,8 @@ when it refers back ("it", "he", "that", "there", and their Hindi forms "यह"
 opens with a connective ("and …?", "what about …?", "और …?"), or has no subject of its own
 ("Why?", "How many people?"). Such a question is retrieved and scored with a ``Context``: the
 earlier questions that were answered, the last at half the weight of the follow-up's own words and
-each one before it at half that again. Their words rank passages (a second BM25 list, fused below
+each one before it at half that again. Their key terms (not the words that only ask: "when",
+"कब हुआ") rank passages (a second BM25 list, fused below
 the question's own), pull the question's vector towards them, and count in term overlap at their
 weight. A question that stands on its own gets no context at all, so it is answered exactly as if
 asked alone: "What is the capital of Australia?" after a launch question is declined as it would be
@@ -86,9 +87,15 @@ class Context:
         """Each context term with the weight of the most recent turn that holds it."""
         weights: dict[str, float] = {}
         for text, weight in self.parts:
-            for term in tokenize(text):
+            for term in key_terms(text):
                 weights[term] = max(weights.get(term, 0.0), weight)
         return weights
+
+
+def key_terms(text: str) -> list[str]:
+    """The terms of a question without its asking and pointing words ("when", "हुआ", "it", "इसे"):
+    what it is about."""
+    return tokenize(" ".join(word for word in words(text) if word not in _ASKING and word not in _REFERENCES))
 
 
 def leans_on_context(question: str) -> bool:
