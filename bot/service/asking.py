@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.answer import Answer
@@ -114,14 +115,16 @@ class Asking:
         self._log(question_id, answer, origin, latency_ms)
         return Asked(answer, question_id, latency_ms, origin, conversation)
 
-    async def delivered(self, asked: Asked, *, conversation: str | None = None, message_id: str | None = None) -> None:
+    async def delivered(
+        self, asked: Asked, *, conversation: str | None = None, message_ids: Sequence[str] = ()
+    ) -> None:
         """The platform accepted the reply: count it in the reports, and remember the turn in its
         conversation (``asked.conversation``, or ``conversation`` for one it starts), linked to the
-        posted answer ``message_id`` so a reply to it continues the conversation."""
+        messages the answer was posted as (``message_ids``), so a reply to it continues the conversation."""
         await asyncio.to_thread(self.storage.mark_delivered, asked.question_id)
         key = asked.conversation or conversation
         if key is not None and asked.origin is not None:
-            self.conversations.add(asked.origin.platform, key, turn_of(asked.answer), message_id)
+            self.conversations.add(asked.origin.platform, key, turn_of(asked.answer), message_ids)
 
     def _log(self, question_id: int, answer: Answer, origin: Origin, latency_ms: float) -> None:
         outcome = "answered" if answer.answered else "declined (unanswered)"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from bot.core.conversation import Turn
@@ -56,8 +56,8 @@ class Conversations:
             conversation = self._live(platform, key)
             return list(conversation.turns) if conversation else []
 
-    def add(self, platform: str, key: str, turn: Turn, message_id: str | None = None) -> None:
-        """Append a turn (keeping the last ``max_turns``) and link the answer's message to it."""
+    def add(self, platform: str, key: str, turn: Turn, message_ids: Iterable[str] = ()) -> None:
+        """Append a turn (keeping the last ``max_turns``) and link the answer's messages to it."""
         if self.max_turns == 0:
             return
         with self._lock:
@@ -65,7 +65,7 @@ class Conversations:
             conversation = self._live(platform, key) or self._conversations.setdefault((platform, key), _Conversation())
             conversation.turns = [*conversation.turns, turn][-self.max_turns :]
             conversation.updated = self.clock()
-            if message_id is not None:
+            for message_id in message_ids:
                 self._links[(platform, message_id)] = key
                 conversation.messages.add((platform, message_id))
 

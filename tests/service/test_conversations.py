@@ -31,9 +31,9 @@ def test_turns_are_kept_in_order_and_capped():
 def test_a_conversation_expires_after_its_last_turn_and_its_text_goes_with_it():
     clock = Clock()
     store = Conversations(max_turns=6, ttl_seconds=1800, clock=clock)
-    store.add("discord", "a", turn(1), message_id="m1")
+    store.add("discord", "a", turn(1), message_ids=["m1"])
     clock.now += 1700
-    store.add("discord", "a", turn(2), message_id="m2")  # the clock restarts at the last turn
+    store.add("discord", "a", turn(2), message_ids=["m2"])  # the clock restarts at the last turn
     clock.now += 1700
     assert len(store.history("discord", "a")) == 2 and store.replied_to("discord", "m1") == "a"
     clock.now += 100
@@ -46,7 +46,7 @@ def test_idle_conversations_are_swept_without_being_asked_for():
     clock = Clock()
     store = Conversations(max_turns=6, ttl_seconds=60, clock=clock)
     for n in range(100):
-        store.add("telegram", f"chat:{n}", turn(n), message_id=str(n))
+        store.add("telegram", f"chat:{n}", turn(n), message_ids=[str(n)])
     clock.now += 61
     assert len(store) == 100
     clock.now += SWEEP_SECONDS
@@ -57,7 +57,7 @@ def test_idle_conversations_are_swept_without_being_asked_for():
 
 def test_replies_to_an_answer_continue_its_conversation():
     store = Conversations(clock=Clock())
-    store.add("telegram", "42:7", turn(1), message_id="42:8")
+    store.add("telegram", "42:7", turn(1), message_ids=["42:8"])
     assert store.replied_to("telegram", "42:8") == "42:7"
     assert store.replied_to("discord", "42:8") is None  # platforms never mix
     assert store.replied_to("telegram", "42:9") is None and store.replied_to("telegram", None) is None
@@ -67,7 +67,7 @@ def test_replies_to_an_answer_continue_its_conversation():
 
 def test_zero_turns_remembers_nothing():
     store = Conversations(max_turns=0, clock=Clock())
-    store.add("discord", "a", turn(1), message_id="m")
+    store.add("discord", "a", turn(1), message_ids=["m"])
     assert store.history("discord", "a") == [] and store.replied_to("discord", "m") is None
 
 
@@ -82,7 +82,7 @@ async def test_the_asking_flow_answers_a_reply_with_its_conversation(launch_engi
     asking = Asking(launch_engine, storage, RateLimiter(0, 0), conversations=Conversations(clock=Clock()))
     where = Origin("telegram", "-100", "-100", "7")
     first = await asking.answer("What is Progress 71?", where)
-    await asking.delivered(first, conversation="-100:1", message_id="-100:2")
+    await asking.delivered(first, conversation="-100:1", message_ids=["-100:2"])
     # A reply to the bot's answer (message 2) continues; a question that replies to nothing does not.
     key = asking.conversations.replied_to("telegram", "-100:2")
     follow_up = await asking.answer("When did it dock?", where, conversation=key)

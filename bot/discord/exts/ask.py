@@ -76,7 +76,7 @@ class Ask(commands.Cog):
         except Exception as error:
             await self._apologise_privately(interaction, error)
             return
-        await self.asking.delivered(asked, conversation=f"interaction:{interaction.id}", message_id=_id(sent))
+        await self.asking.delivered(asked, conversation=f"interaction:{interaction.id}", message_ids=_ids(sent))
 
     async def _apologise_privately(self, interaction: discord.Interaction, error: BaseException) -> None:
         """The public "thinking…" message would turn any followup public: remove it, then apologise
@@ -123,7 +123,7 @@ class Ask(commands.Cog):
         else:
             sent = await message.reply(embed=embed, view=view, allowed_mentions=NO_MENTIONS, mention_author=False)
             started = f"message:{message.id}"
-        await self.asking.delivered(asked, conversation=started, message_id=_id(sent))
+        await self.asking.delivered(asked, conversation=started, message_ids=_ids(sent))
 
     def conversation_of(self, channel: object, reference: discord.MessageReference | None = None) -> str | None:
         """The conversation a question continues: the thread the bot opened that it is asked in, or
@@ -142,10 +142,10 @@ def addressed_to(bot_id: int, message: discord.Message) -> bool:
     return bot_id in message.raw_mentions
 
 
-def _id(message: object) -> str | None:
-    """The id of a message the bot posted, as text (None if Discord returned none)."""
+def _ids(message: object) -> list[str]:
+    """The id of a message the bot posted, as text (none if Discord returned no message)."""
     message_id = getattr(message, "id", None)
-    return str(message_id) if message_id is not None else None
+    return [str(message_id)] if message_id is not None else []
 
 
 def _view(asked: Asked) -> discord.ui.View:
