@@ -259,7 +259,7 @@ class LongAnswers:
     def __init__(self, settings) -> None:
         self.settings = settings
 
-    def answer(self, question):
+    def answer(self, question, history=None):
         text = " ".join(f"“Sentence {n} of a long passage about the <launch> & its crew.” [1]" for n in range(150))
         source = Source(1, "doc", "A long article", "Sentence 1.", 0, 11, 0.9, url="https://example.org/a")
         return Answer(question, True, text, [source], confidence=0.9)
