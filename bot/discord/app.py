@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.core.engine import Engine
 from bot.discord.checks import NotAllowed
 from bot.discord.render import plain
-from bot.service.limits import RateLimiter
+from bot.service.redis_limits import rate_limiter
 from bot.service.storage import ChannelConfig, Storage
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,10 @@ class LaunchBot(commands.Bot):
         self.storage = storage
         self.sync_global = sync_global
         discord_settings = settings.discord
-        self.limiter = RateLimiter(discord_settings.user_cooldown_seconds, discord_settings.guild_questions_per_minute)
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        self.limiter = rate_limiter(
+            discord_settings.user_cooldown_seconds, discord_settings.guild_questions_per_minute, redis_url
+        )
         self.channel_configs: dict[int, ChannelConfig] = {}
         self.latencies: deque[float] = deque(maxlen=2000)
         # Worker threads beyond the CPU count add no throughput but contend for the GIL with the loop.
