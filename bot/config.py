@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     # --- several processes (README, "Several machines"); URLs may hold passwords: environment only
     index_backend: Literal["faiss", "postgres"] = "faiss"
     state_backend: Literal["sqlite", "postgres"] = "sqlite"
+    postgres_lexical: Literal["bm25", "fts"] = "bm25"  # fts: PostgreSQL full-text ranking (measured: README)
     database_url: SecretStr | None = None  # LAUNCHBOT_DATABASE_URL, a PostgreSQL URL
     redis_url: SecretStr | None = None  # LAUNCHBOT_REDIS_URL: limits and Discord identify shared
 
