@@ -27,18 +27,34 @@ DEFAULT_CONFIG_FILE = Path("launchbot.yaml")
 _config_file: ContextVar[Path | None] = ContextVar("launchbot_config_file", default=None)
 
 
+class ChatSettings(BaseModel):
+    """What every chat front end shares (one process serving several shares one of each)."""
+
+    database: Path = Path("data/launchbot.sqlite3")
+    user_cooldown_seconds: float = Field(10.0, ge=0)
+    questions_per_minute: int = Field(20, ge=0)  # per Discord server / Telegram group; 0: no limit
+    log_question_text: bool = False
+    reload_check_seconds: float = Field(5.0, gt=0)
+    answer_workers: int = Field(2, ge=1)
+
+
+# Keys that were under ``discord:`` before they were shared, and their name under ``chat:``.
+_MOVED_TO_CHAT = {
+    "database": "database",
+    "user_cooldown_seconds": "user_cooldown_seconds",
+    "guild_questions_per_minute": "questions_per_minute",
+    "log_question_text": "log_question_text",
+    "reload_check_seconds": "reload_check_seconds",
+    "answer_workers": "answer_workers",
+}
+
+
 class DiscordSettings(BaseModel):
     """Discord front end. The token is not here: it is ``Settings.discord_token``."""
 
-    database: Path = Path("data/launchbot.sqlite3")
     dev_guild_id: int | None = None
     moderator_role: str | None = None
     maintainer_role: str | None = None
-    user_cooldown_seconds: float = 10.0
-    guild_questions_per_minute: int = 20
-    log_question_text: bool = False
-    reload_check_seconds: float = 5.0
-    answer_workers: int = Field(2, ge=1)
     shard_count: int | None = Field(None, ge=1)  # None: one process runs every shard Discord suggests
     shard_ids: list[int] | None = None  # the shards this process runs (needs shard_count)
 
@@ -53,6 +69,18 @@ class DiscordSettings(BaseModel):
                     f"discord.shard_ids {self.shard_ids} must be distinct numbers from 0 to {self.shard_count - 1}"
                 )
         return self
+
+
+class TelegramSettings(BaseModel):
+    """Telegram front end. The token is ``Settings.telegram_token``, the webhook secret
+    ``Settings.telegram_webhook_secret``: both from the environment only."""
+
+    base_url: str = "https://api.telegram.org/bot"  # a self-hosted Bot API server's URL + "/bot"
+    maintainers: list[int] = Field(default_factory=list)  # Telegram user ids allowed to /reindex
+    admin_cache_seconds: float = Field(60.0, ge=0)  # how long a getChatMember answer is trusted
+    webhook_url: str | None = None  # set: receive updates by webhook at this public HTTPS URL
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(8443, ge=1, le=65535)
 
 
 class Settings(BaseSettings):
@@ -95,7 +123,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None  # LAUNCHBOT_DATABASE_URL, a PostgreSQL URL
     redis_url: SecretStr | None = None  # LAUNCHBOT_REDIS_URL: limits and Discord identify shared
 
+    chat: ChatSettings = ChatSettings()
     discord: DiscordSettings = DiscordSettings()
+    telegram: TelegramSettings = TelegramSettings()
 
     @model_validator(mode="after")
     def _database_for_postgres(self) -> Settings:
@@ -107,6 +137,26 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DISCORD_TOKEN", "LAUNCHBOT_DISCORD_TOKEN")
     )
+    telegram_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_TOKEN", "LAUNCHBOT_TELEGRAM_TOKEN")
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "LAUNCHBOT_TELEGRAM_WEBHOOK_SECRET")
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shared_keys_moved_to_chat(cls, data: Any) -> Any:
+        """``discord.user_cooldown_seconds`` and friends now apply to every front end, under ``chat:``;
+        old configurations keep working, with a warning naming the new key."""
+        if not isinstance(data, dict) or not isinstance(data.get("discord"), dict):
+            return data
+        discord, chat = dict(data["discord"]), dict(data.get("chat") or {})
+        for old, new in _MOVED_TO_CHAT.items():
+            if old in discord:
+                logger.warning("discord.%s is now chat.%s (shared by every front end); please rename it", old, new)
+                chat.setdefault(new, discord.pop(old))
+        return {**data, "discord": discord, "chat": chat}
 
     @classmethod
     def settings_customise_sources(
@@ -140,7 +190,16 @@ class _NoSecrets(PydanticBaseSettingsSource):
         return values
 
 
-_SECRET_KEYS = {"discord_token", "launchbot_discord_token", "database_url", "redis_url"}
+_SECRET_KEYS = {
+    "discord_token",
+    "launchbot_discord_token",
+    "telegram_token",
+    "launchbot_telegram_token",
+    "telegram_webhook_secret",
+    "launchbot_telegram_webhook_secret",
+    "database_url",
+    "redis_url",
+}
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

@@ -46,3 +46,23 @@ def test_missing_config_file_is_named(tmp_path: Path):
 def test_invalid_value_is_named():
     with pytest.raises(ValueError, match="top_k"):
         load_settings(top_k=0)
+
+
+def test_the_shared_chat_settings_and_their_old_discord_names(monkeypatch, tmp_path: Path, caplog):
+    config = tmp_path / "old.yaml"
+    config.write_text("discord:\n  user_cooldown_seconds: 3\n  guild_questions_per_minute: 7\n", encoding="utf-8")
+    settings = load_settings(config)
+    assert (settings.chat.user_cooldown_seconds, settings.chat.questions_per_minute) == (3, 7)
+    assert "chat.questions_per_minute" in caplog.text
+    monkeypatch.setenv("LAUNCHBOT_CHAT__QUESTIONS_PER_MINUTE", "11")
+    assert load_settings(config).chat.questions_per_minute == 11  # the new name wins
+
+
+def test_telegram_secrets_come_only_from_the_environment(monkeypatch, tmp_path: Path):
+    monkeypatch.delenv("TELEGRAM_TOKEN", raising=False)
+    config = tmp_path / "launchbot.yaml"
+    config.write_text("telegram_token: leaked\ntelegram:\n  maintainers: [42]\n", encoding="utf-8")
+    assert load_settings(config).telegram_token is None
+    monkeypatch.setenv("TELEGRAM_TOKEN", "123:from-env")
+    settings = load_settings(config)
+    assert settings.telegram_token.get_secret_value() == "123:from-env" and settings.telegram.maintainers == [42]

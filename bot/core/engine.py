@@ -47,6 +47,7 @@ class Engine:
         self._live: _Live | None = None
         self._reindexing = threading.Lock()
         self._reloading = threading.Lock()
+        self._watching = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -94,8 +95,10 @@ class Engine:
 
     def watch(self) -> None:
         """Reload as soon as another process swaps in a new version, where the store can tell
-        (PostgreSQL's NOTIFY); the FAISS store is polled by the front ends instead."""
-        self.store.watch(self.reload_if_changed)
+        (PostgreSQL's NOTIFY); the FAISS store is polled by the front ends instead. Idempotent."""
+        if not self._watching:
+            self._watching = True
+            self.store.watch(self.reload_if_changed)
 
     @property
     def index(self) -> KnowledgeIndex:

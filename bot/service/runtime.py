@@ -1,0 +1,76 @@
+"""What one process shares among its front ends: one engine, one database, one rate limiter, one
+asking flow, and one loop that picks up an index rebuilt by ``launchbot index`` in another process.
+
+``launchbot serve`` builds one ``Services`` and hands it to the Discord client and the Telegram
+application alike; ``start_reloading`` is idempotent, so whichever front end starts first starts
+the loop and the others share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from bot.config import Settings
+from bot.core.engine import Engine
+from bot.service.asking import Asking
+from bot.service.redis_limits import rate_limiter
+from bot.service.storage import Storage
+
+logger = logging.getLogger(__name__)
+
+
+class Services:
+    def __init__(self, settings: Settings, engine: Engine, storage: Storage) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.storage = storage
+        chat = settings.chat
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        self.limiter = rate_limiter(chat.user_cooldown_seconds, chat.questions_per_minute, redis_url)
+        self.asking = Asking(
+            engine,
+            storage,
+            self.limiter,
+            answer_workers=chat.answer_workers,
+            log_question_text=chat.log_question_text,
+        )
+        self.started = time.time()
+        self._reloading: asyncio.Task | None = None
+
+    @property
+    def latencies(self):
+        return self.asking.latencies
+
+    async def reload_once(self) -> bool:
+        """Serve an index that ``launchbot index`` swapped in from another process; True if it did.
+        A failed check keeps the current index serving."""
+        try:
+            if await asyncio.to_thread(self.engine.reload_if_changed):
+                logger.info("picked up a new index: %s", self.engine.index.path.name)
+                return True
+        except Exception:
+            logger.exception("checking for a new index failed; still serving the current one")
+        return False
+
+    def start_reloading(self) -> None:
+        """Check for a new index every ``chat.reload_check_seconds``, once per process; with the
+        PostgreSQL index, also reload the moment a build anywhere is announced (LISTEN/NOTIFY)."""
+        if self._reloading is None and self.engine is not None:
+            self.engine.watch()
+        if self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.get_running_loop().create_task(self._reload_forever(), name="index reload")
+
+    async def stop_reloading(self) -> None:
+        task, self._reloading = self._reloading, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _reload_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.chat.reload_check_seconds)
+            await self.reload_once()
