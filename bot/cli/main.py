@@ -1,4 +1,4 @@
-"""The ``launchbot`` command: index, ask, chat, sources, eval, discord.
+"""The ``launchbot`` command: index, ask, chat, sources, eval, discord, telegram, serve.
 
 Other tools rely on ``ask --json`` (one JSON object per question per line) and on the exit codes:
 0 success, 1 evaluation below its thresholds, 2 a usage, configuration or index problem.
@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate-state", parents=[common], help="copy the SQLite state (questions, votes, chats) into PostgreSQL"
     )
     migrate.add_argument("--from", type=Path, dest="source", help="SQLite file (default: chat.database)")
+    commands.add_parser("telegram", parents=[common], help="run the Telegram bot (needs TELEGRAM_TOKEN)")
+    serve = commands.add_parser(
+        "serve", parents=[common], help="run every bot whose token is set (Discord, Telegram) in one process"
+    )
+    serve.add_argument("--sync-global", action="store_true", help="as for `discord`")
     return parser
 
 
@@ -224,6 +229,18 @@ def cmd_migrate_state(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.telegram.app import run
+
+    return run(settings)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.serve import run
+
+    return run(settings, sync_global=args.sync_global)
+
+
 COMMANDS = {
     "index": cmd_index,
     "ask": cmd_ask,
@@ -232,6 +249,8 @@ COMMANDS = {
     "eval": cmd_eval,
     "discord": cmd_discord,
     "migrate-state": cmd_migrate_state,
+    "telegram": cmd_telegram,
+    "serve": cmd_serve,
 }
 
 

@@ -26,9 +26,7 @@ from bot.core.engine import Engine
 from bot.discord.checks import NotAllowed
 from bot.discord.render import plain
 from bot.discord.sharding import IdentifyGate
-from bot.service.logs import install_redaction, verbose_logging
-from bot.service.pgstorage import open_state
-from bot.service.runtime import Services
+from bot.service.runtime import Services, run_services
 from bot.service.storage import ChatConfig
 
 logger = logging.getLogger(__name__)
@@ -202,20 +200,13 @@ def run(settings: Settings, *, sync_global: bool = False, engine: Engine | None 
     if not secret:
         print(NO_TOKEN, file=sys.stderr)
         return EXIT_PROBLEM
-    verbose_logging()
-    install_redaction(secret)
-    if engine is None:
-        engine = Engine(settings)
-        engine.open(notify=lambda message: print(message, file=sys.stderr))
-    storage = open_state(settings)
-    services = Services(settings, engine, storage)
     try:
-        asyncio.run(serve(services, secret, sync_global=sync_global))
+        run_services(
+            settings, lambda services: serve(services, secret, sync_global=sync_global), secrets=[secret], engine=engine
+        )
     except (discord.LoginFailure, discord.PrivilegedIntentsRequired) as error:
         print(startup_problem(error), file=sys.stderr)
         return EXIT_PROBLEM
-    finally:
-        storage.close()
     return EXIT_OK
 
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
+from collections.abc import Awaitable, Callable, Iterable
 
 from bot.config import Settings
 from bot.core.engine import Engine
 from bot.service.asking import Asking
+from bot.service.logs import install_redaction, verbose_logging
+from bot.service.pgstorage import open_state
 from bot.service.redis_limits import rate_limiter
 from bot.service.storage import Storage
 
@@ -74,3 +78,28 @@ class Services:
         while True:
             await asyncio.sleep(self.settings.chat.reload_check_seconds)
             await self.reload_once()
+
+
+def run_services(
+    settings: Settings,
+    main: Callable[[Services], Awaitable[None]],
+    *,
+    secrets: Iterable[str] = (),
+    engine: Engine | None = None,
+) -> None:
+    """Open the engine (building or updating the index if needed) and the database, run ``main``
+    on a new event loop until it returns or Ctrl-C, then close the database. ``secrets`` are
+    redacted from every log line; ``engine``: an opened engine to serve instead (tests)."""
+    verbose_logging()
+    for secret in secrets:
+        install_redaction(secret)
+    if engine is None:
+        engine = Engine(settings)
+        engine.open(notify=lambda message: print(message, file=sys.stderr))
+    storage = open_state(settings)  # SQLite, or PostgreSQL with state_backend: postgres
+    try:
+        asyncio.run(main(Services(settings, engine, storage)))
+    except KeyboardInterrupt:
+        logger.info("stopped")
+    finally:
+        storage.close()
