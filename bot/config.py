@@ -34,6 +34,8 @@ class ChatSettings(BaseModel):
     user_cooldown_seconds: float = Field(10.0, ge=0)
     questions_per_minute: int = Field(20, ge=0)  # per Discord server / Telegram group; 0: no limit
     log_question_text: bool = False
+    conversation_turns: int = Field(6, ge=0)  # earlier turns a conversation remembers
+    conversation_minutes: float = Field(30.0, gt=0)  # forgotten this long after its last turn
     reload_check_seconds: float = Field(5.0, gt=0)
     answer_workers: int = Field(2, ge=1)
 

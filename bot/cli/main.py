@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", parents=[common], help="answer questions ('-' reads stdin)")
     ask.add_argument("questions", nargs="+", metavar="QUESTION")
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
+    ask.add_argument(
+        "--conversation",
+        action="store_true",
+        help="answer the questions in order as one conversation (follow-ups lean on earlier turns)",
+    )
     ask.add_argument("-k", type=int, dest="top_k", help="passages to retrieve")
 
     commands.add_parser("chat", parents=[common], help="chat with the bot in the terminal")
@@ -138,8 +143,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cli.render import render_text
 
     engine = _engine(settings)
+    conversation = Conversation(settings.chat.conversation_turns) if args.conversation else None
     for question in _questions(args.questions):
-        answer = engine.answer(question)
+        answer = engine.answer(question, conversation.turns if conversation else None)
+        if conversation is not None:
+            conversation.add(answer)
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
@@ -153,8 +161,9 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     print(
         f"launchbot — ask about the Progress MS-10 launch ({len(engine.index.documents)} articles). "
-        "Commands: /sources, /quit."
+        "Follow-up questions continue the conversation. Commands: /new (a fresh conversation), /sources, /quit."
     )
+    conversation = Conversation(settings.chat.conversation_turns)
     while True:
         try:
             question = input("\nyou> ")
@@ -166,9 +175,31 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         if question.strip() == "/sources":
             _print_sources(engine)
             continue
+        if question.strip() == "/new":
+            conversation.clear()
+            print("(a fresh conversation: earlier questions are forgotten)")
+            continue
         if not question.strip():
             continue
-        print("\nbot> " + render_text(engine.answer(question)))
+        answer = engine.answer(question, conversation.turns)
+        conversation.add(answer)
+        print("\nbot> " + render_text(answer))
+
+
+class Conversation:
+    """The terminal's one conversation: its last ``limit`` turns (a new one after ``/new``)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.turns: list = []
+
+    def add(self, answer) -> None:
+        from bot.core.conversation import turn_of
+
+        self.turns = [*self.turns, turn_of(answer)][-self.limit :] if self.limit else []
+
+    def clear(self) -> None:
+        self.turns = []
 
 
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.core.answer import Answer, AnswerSettings, answer_question
+from bot.core.conversation import Turn, context_for
 from bot.core.embedding import Embedder
 from bot.core.index import (
     BuildReport,
@@ -124,11 +125,14 @@ class Engine:
 
     # ------------------------------------------------------------------ work
 
-    def answer(self, question: object) -> Answer:
+    def answer(self, question: object, history: Sequence[Turn] | None = None) -> Answer:
+        """Answer ``question``; ``history``: the earlier turns of its conversation, oldest first. A
+        follow-up that leans on them is retrieved with their words; one that stands alone ignores them."""
         live = self._live
         if live is None:
             raise IndexMissing("the engine has no index loaded: call open() first")
-        return answer_question(question, live.retriever, self.answer_settings)
+        context = context_for(question, history) if isinstance(question, str) else None
+        return answer_question(question, live.retriever, self.answer_settings, context)
 
     def reindex(self, rebuild: bool = False, progress: bool = False) -> BuildReport:
         """Build and swap in a new index. Raises IndexBusy if a build is already running here or

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from bot.config import Settings
 from bot.core.engine import Engine
 from bot.service.asking import Asking
+from bot.service.conversations import Conversations
 from bot.service.logs import install_redaction, verbose_logging
 from bot.service.pgstorage import open_state
 from bot.service.redis_limits import rate_limiter
@@ -40,6 +41,7 @@ class Services:
             self.limiter,
             answer_workers=chat.answer_workers,
             log_question_text=chat.log_question_text,
+            conversations=Conversations(chat.conversation_turns, chat.conversation_minutes * 60),
         )
         self.started = time.time()
         self._reloading: asyncio.Task | None = None
