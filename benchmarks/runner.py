@@ -162,7 +162,9 @@ def _corpus(
         settings.knowledge_dir,
         settings.index_dir,
         lookup,
-        IndexSettings(lookup.name, settings.chunk_size, settings.chunk_overlap, settings.hnsw_threshold),
+        IndexSettings(
+            lookup.name, settings.chunk_size, settings.chunk_overlap, settings.hnsw_threshold, lookup.vector_source
+        ),
         max_document_bytes=settings.max_document_bytes,
     )
     results.facts["corpus_build"] = report.summary()

@@ -34,14 +34,14 @@ SENTENCES = [
 
 def test_synthetic_corpus_indexes_and_answers(tmp_path: Path, embedder: Embedder) -> None:
     rng = np.random.default_rng(0)
-    corpus = write_synthetic_corpus(tmp_path / "knowledge", SENTENCES, embedder.encode(SENTENCES), 30, rng)
+    corpus = write_synthetic_corpus(tmp_path / "knowledge", SENTENCES, embedder.encode_passages(SENTENCES), 30, rng)
     settings = make_settings(tmp_path)  # its knowledge copy is unused: the corpus is indexed below
     lookup = LookupEmbedder(corpus.vectors)
     report = build_index(
         corpus.directory,
         settings.index_dir,
         lookup,
-        IndexSettings(lookup.name, settings.chunk_size, settings.chunk_overlap),
+        IndexSettings(lookup.name, settings.chunk_size, settings.chunk_overlap, backend=lookup.vector_source),
     )
     assert report.chunks >= 30 and report.embedded == len(corpus.vectors)
     engine = Engine(settings, embedder)
@@ -50,7 +50,7 @@ def test_synthetic_corpus_indexes_and_answers(tmp_path: Path, embedder: Embedder
 
 
 def test_blends_are_unit_vectors_near_their_sources(embedder: Embedder) -> None:
-    pool = embedder.encode(SENTENCES)
+    pool = embedder.encode_passages(SENTENCES)
     vectors = blends(pool, 200, np.random.default_rng(1))
     assert vectors.shape == (200, pool.shape[1])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -59,7 +59,7 @@ def test_blends_are_unit_vectors_near_their_sources(embedder: Embedder) -> None:
 
 def test_scale_section_reports_every_figure(embedder: Embedder) -> None:
     results = Results()
-    scale(results, embedder.encode(SENTENCES), 2_000, 20, 1_000, np.random.default_rng(2))
+    scale(results, embedder.encode_passages(SENTENCES), 2_000, 20, 1_000, np.random.default_rng(2))
     names = [figure.name for figure in results.figures]
     assert names[0].startswith("build (HNSW") and names[1:] == ["index memory", "search p50", "search p99", "recall@10"]
     assert 0.0 <= results.figures[-1].value <= 1.0

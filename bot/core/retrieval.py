@@ -2,14 +2,17 @@
 
 A second, sentence-level dense search adds candidate sentences from chunks that ranked low.
 Rank fusion needs no score calibration between the two sides, and keeps exact identifiers
-("MS-10", "71", dates) that the dense model blurs. The dense side is down-weighted by the share of
-the question written outside the Latin script, because the default model only understands English:
-for a Hindi question its neighbours are close to random and must not drown BM25's exact matches.
+("MS-10", "71", dates) that the dense model blurs. The lexical side stays per language (a Hindi
+word never matches an English one); crossing languages is the dense side's job. With an English-only
+model (all-MiniLM-L6-v2) the dense side is down-weighted by the share of the question written
+outside the Latin script: for a Hindi question its neighbours are close to random and must not
+drown BM25's exact matches. A multilingual model (``Embedder.multilingual``) keeps full weight.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,12 +30,26 @@ class Query:
     vector: np.ndarray
     terms: list[str]
     dense_weight: float
+    multilingual: bool = False  # the model's vectors compare texts across languages
+
+    def overlap(self, sentence: str, cosine: float, measured: Callable[[], float]) -> float:
+        """A sentence's term overlap with the question, as answer scoring weighs it. Terms never
+        match across scripts (a Hindi sentence shares no term with an English question), so with a
+        multilingual model a sentence in the other script gets, in place of the overlap it cannot
+        show, its dense similarity: the evidence there is. Otherwise the measured overlap."""
+        if self.multilingual and is_latin(sentence) != is_latin(self.text):
+            return max(0.0, float(cosine))
+        return measured()
 
 
 @dataclass(frozen=True)
 class Hit:
     chunk_id: int
     score: float  # the fused reciprocal-rank score
+
+
+def is_latin(text: str) -> bool:
+    return latin_share(text) >= 0.5
 
 
 class Retriever:
@@ -52,9 +69,15 @@ class Retriever:
         self.cross_script_dense_weight = cross_script_dense_weight
 
     def query(self, text: str) -> Query:
-        share = latin_share(text)
-        weight = self.cross_script_dense_weight + (1 - self.cross_script_dense_weight) * share
-        return Query(text, self.embedder.encode_query(text), tokenize(text), weight)
+        vector = self.embedder.encode_query(text)
+        return Query(text, vector, tokenize(text), self.dense_weight(text), self.embedder.multilingual)
+
+    def dense_weight(self, text: str) -> float:
+        """How far to trust the dense side for this question: fully when the model understands its
+        script, else less the more of it is written outside the Latin script."""
+        if self.embedder.multilingual:
+            return 1.0
+        return self.cross_script_dense_weight + (1 - self.cross_script_dense_weight) * latin_share(text)
 
     def search(self, query: Query, k: int) -> list[Hit]:
         """The ``k`` best chunks by weighted reciprocal-rank fusion of both candidate lists."""
