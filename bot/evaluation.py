@@ -234,7 +234,7 @@ def run_eval(args: Any, settings: Settings) -> int:
     squad = path.suffix.lower() == ".json"
     if squad:
         documents, items = squad_corpus(path)
-        settings = squad_settings(path, settings, documents)
+        settings = squad_settings(path, settings, documents, settings.home / SCRATCH)
     else:
         items = load_yaml_set(path)
     if args.limit:

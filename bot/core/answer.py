@@ -154,7 +154,7 @@ def answer_question(question: object, retriever: Retriever, settings: AnswerSett
     clean = clean_question(question, settings.max_question_chars)
     shown = question if isinstance(question, str) else repr(question)
     if clean.text is None:
-        return Answer(shown, False, clean.problem or DECLINE, problem=clean.problem)
+        return Answer(shown, False, clean.problem or DECLINE, problem=clean.code)
     query = retriever.query(clean.text)
     hits = retriever.search(query, settings.top_k)
     if not hits:
