@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install chat test lint eval eval-squad bench index discord clean
+.PHONY: install chat test lint eval eval-squad bench index discord telegram serve clean
 
 install: $(STAMP)
 
@@ -39,6 +39,12 @@ bench: install
 
 discord: install
 	$(BIN)/launchbot discord
+
+telegram: install
+	$(BIN)/launchbot telegram
+
+serve: install
+	$(BIN)/launchbot serve
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

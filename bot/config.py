@@ -33,6 +33,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -47,20 +48,50 @@ class ConfigError(ValueError):
     """A setting that cannot be used; the message is one line naming its source."""
 
 
-class DiscordSettings(BaseModel):
-    """Discord front end. The token is not here: it is ``Settings.discord_token``."""
+class ChatSettings(BaseModel):
+    """What every chat front end shares (one process serving several shares one of each)."""
 
     model_config = ConfigDict(allow_inf_nan=False)
 
     database: Path = Path("data/launchbot.sqlite3")
-    dev_guild_id: int | None = Field(None, ge=1)
-    moderator_role: str | None = None
-    maintainer_role: str | None = None
     user_cooldown_seconds: float = Field(10.0, ge=0, le=86_400)
-    guild_questions_per_minute: int = Field(20, ge=1)
+    questions_per_minute: int = Field(20, ge=0)  # per Discord server / Telegram group; 0: no limit
     log_question_text: bool = False
     reload_check_seconds: float = Field(5.0, gt=0, le=86_400)
     answer_workers: int = Field(2, ge=1, le=64)
+
+
+# Keys that were under ``discord:`` before they were shared, and their name under ``chat:``.
+_MOVED_TO_CHAT = {
+    "database": "database",
+    "user_cooldown_seconds": "user_cooldown_seconds",
+    "guild_questions_per_minute": "questions_per_minute",
+    "log_question_text": "log_question_text",
+    "reload_check_seconds": "reload_check_seconds",
+    "answer_workers": "answer_workers",
+}
+
+
+class DiscordSettings(BaseModel):
+    """Discord front end. The token is not here: it is ``Settings.discord_token``."""
+
+    dev_guild_id: int | None = Field(None, ge=1)
+    moderator_role: str | None = None
+    maintainer_role: str | None = None
+
+
+class TelegramSettings(BaseModel):
+    """Telegram front end. The token is ``Settings.telegram_token``, the webhook secret
+    ``Settings.telegram_webhook_secret``: both from the environment only."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    base_url: str = "https://api.telegram.org/bot"  # a self-hosted Bot API server's URL + "/bot"
+    maintainers: list[int] = Field(default_factory=list)  # Telegram user ids allowed to /reindex
+    admin_cache_seconds: float = Field(60.0, ge=0)  # how long a getChatMember answer is trusted
+    webhook_url: str | None = None  # set: receive updates by webhook at this public HTTPS URL
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(8443, ge=1, le=65535)
 
 
 class Settings(BaseSettings):
@@ -97,14 +128,36 @@ class Settings(BaseSettings):
     min_confidence: float = Field(0.30, ge=0.0, le=1.0)
     max_question_chars: int = Field(500, ge=10, le=100_000)
 
+    chat: ChatSettings = ChatSettings()
     discord: DiscordSettings = DiscordSettings()
+    telegram: TelegramSettings = TelegramSettings()
 
     discord_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DISCORD_TOKEN", "LAUNCHBOT_DISCORD_TOKEN")
     )
+    telegram_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_TOKEN", "LAUNCHBOT_TELEGRAM_TOKEN")
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "LAUNCHBOT_TELEGRAM_WEBHOOK_SECRET")
+    )
 
     _home: Path | None = PrivateAttr(None)
     _origin: str = PrivateAttr("settings given in code")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shared_keys_moved_to_chat(cls, data: Any) -> Any:
+        """``discord.user_cooldown_seconds`` and friends now apply to every front end, under ``chat:``;
+        old configurations keep working, with a warning naming the new key."""
+        if not isinstance(data, dict) or not isinstance(data.get("discord"), dict):
+            return data
+        discord, chat = dict(data["discord"]), dict(data.get("chat") or {})
+        for old, new in _MOVED_TO_CHAT.items():
+            if old in discord:
+                logger.warning("discord.%s is now chat.%s (shared by every front end); please rename it", old, new)
+                chat.setdefault(new, discord.pop(old))
+        return {**data, "discord": discord, "chat": chat}
 
     @field_validator("chunk_overlap")
     @classmethod
@@ -166,8 +219,16 @@ class _Layers:
 
 
 _layers: ContextVar[_Layers | None] = ContextVar("launchbot_settings_layers", default=None)
-_SECRET_KEYS = {"discord_token", "launchbot_discord_token"}
-_PATHS = {("knowledge_dir",), ("index_dir",), ("onnx_cache_dir",), ("discord", "database")}
+_SECRET_KEYS = {
+    "discord_token",
+    "launchbot_discord_token",
+    "telegram_token",
+    "launchbot_telegram_token",
+    "telegram_webhook_secret",
+    "launchbot_telegram_webhook_secret",
+}
+_PATHS = {("knowledge_dir",), ("index_dir",), ("onnx_cache_dir",), ("chat", "database"), ("discord", "database")}
+_SECTIONS = {"chat": ChatSettings, "discord": DiscordSettings, "telegram": TelegramSettings}
 
 
 def load_settings(config: Path | None = None, *, home: Path | None = None, **overrides: Any) -> Settings:
@@ -186,7 +247,6 @@ def load_settings(config: Path | None = None, *, home: Path | None = None, **ove
         {
             "knowledge_dir": base / "knowledge",
             "index_dir": base / "index",
-            "discord": {"database": base / "data" / "launchbot.sqlite3"},
         },
     )
     given = {key: value for key, value in overrides.items() if value is not None}
@@ -199,6 +259,8 @@ def load_settings(config: Path | None = None, *, home: Path | None = None, **ove
         raise ConfigError("; ".join(problems)) from None
     finally:
         _layers.reset(token)
+    if not settings.chat.database.is_absolute():  # the default, or a relative old discord.database
+        settings.chat.database = base / settings.chat.database
     settings._home = base
     settings._origin = (
         f"settings from {config_file}"
@@ -237,8 +299,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
     if data is None:
         return {}
-    if not isinstance(data, dict) or not isinstance(data.get("discord", {}), dict | None):
+    if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping of settings ('name: value' lines), not a {type(data).__name__}")
+    for section in _SECTIONS:
+        if not isinstance(data.get(section) or {}, dict):
+            raise ConfigError(f"{path}: {section} must be a mapping of settings, not a {type(data[section]).__name__}")
     for key in [key for key in data if str(key).lower() in _SECRET_KEYS]:
         del data[key]
         logger.warning("%s: ignoring %s: secrets belong in the environment or .env", path, key)
@@ -251,9 +316,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
 def _warn_unknown(path: Path, data: dict[str, Any]) -> None:
     known = set(Settings.model_fields)
     unknown = [str(key) for key in data if key not in known]
-    discord = data.get("discord") or {}
-    unknown += [f"discord.{key}" for key in discord if key not in DiscordSettings.model_fields]
-    known_names = [*known, *(f"discord.{name}" for name in DiscordSettings.model_fields)]
+    known_names = list(known)
+    for section, model in _SECTIONS.items():
+        names = set(model.model_fields) | (set(_MOVED_TO_CHAT) if section == "discord" else set())
+        unknown += [f"{section}.{key}" for key in data.get(section) or {} if key not in names]
+        known_names += [f"{section}.{name}" for name in names]
     for name in unknown:
         close = difflib.get_close_matches(name, known_names, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
@@ -287,10 +354,19 @@ def _describe(error: dict, config_file: Path | None, file_values: dict, given: d
         source = f"{env_file}: {variable}"
     elif config_file is not None and _lookup(file_values, loc) is not None:
         source = f"{config_file}: {name}"
+    elif config_file is not None and (old := _old_name(loc)) and _lookup(file_values, old) is not None:
+        source = f"{config_file}: {'.'.join(old)}"
     else:
         source = name
     message = error["msg"].removeprefix("Value error, ")
     return f"{source} = {error.get('input')!r}: {message}"
+
+
+def _old_name(loc: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``chat.X``'s name under ``discord:`` before it was shared, if it had one."""
+    if len(loc) == 2 and loc[0] == "chat":
+        return next((("discord", old) for old, new in _MOVED_TO_CHAT.items() if new == loc[1]), None)
+    return None
 
 
 def _lookup(values: dict, loc: tuple[str, ...]) -> Any:

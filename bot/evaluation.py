@@ -29,6 +29,7 @@ import yaml
 
 from bot.config import Settings
 from bot.core.answer import Answer
+from bot.service.reports import percentile
 
 SCRATCH = Path("data/eval")
 
@@ -190,14 +191,7 @@ def summarise(outcomes: list[Outcome], threshold: float) -> Summary:
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-    return {"p50": at(0.5), "p95": at(0.95), "p99": at(0.99)}
+    return {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95), "p99": percentile(values, 0.99)}
 
 
 def curve(outcomes: list[Outcome], steps: int = 20) -> list[tuple[float, float, float]]:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
+import re
 import shutil
-import time
 import unittest.mock
-from collections import deque
 from functools import cache
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import discord
 
 from bot.config import Settings
 from bot.core.embedding import Embedder
+from bot.service.runtime import Services
 
 REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "knowledge"
@@ -125,7 +124,9 @@ class MockMessage(CustomMockMixin, unittest.mock.MagicMock):
     spec_set = discord.Message
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(**{"id": next_id(), "content": "", "mentions": [], **kwargs})
+        super().__init__(**{"id": next_id(), "content": "", "mentions": [], "reference": None, **kwargs})
+        # As discord.py computes it: the user mentions written in the text (a reply's ping is not one).
+        self.raw_mentions = [int(found) for found in re.findall(r"<@!?(\d+)>", self.content)]
         self.create_thread.return_value = MockThread(parent=kwargs.get("channel"))
 
 
@@ -191,24 +192,17 @@ def _bot_spec():
     """A real, never-connected LaunchBot whose attributes (instance ones included) spec MockBot."""
     from bot.discord.app import LaunchBot
 
-    return LaunchBot(Settings(), engine=None, storage=None)
+    return LaunchBot(Services(Settings(), engine=None, storage=None))
 
 
 class MockBot(CustomMockMixin, unittest.mock.MagicMock):
-    """A LaunchBot with real services (engine, storage, limiter) and mocked Discord plumbing."""
+    """A LaunchBot with real services (engine, storage, limits, asking flow) and mocked Discord plumbing."""
 
     def __init__(self, settings: Settings, engine, storage, **kwargs) -> None:
-        from bot.service.limits import RateLimiter
-
         MockBot.spec_set = _bot_spec()
         super().__init__(**kwargs)
         self.settings = settings
-        self.engine = engine
-        self.storage = storage
-        self.limiter = RateLimiter(settings.discord.user_cooldown_seconds, settings.discord.guild_questions_per_minute)
+        self.services = Services(settings, engine, storage)
         self.channel_configs = {}
-        self.latencies = deque(maxlen=2000)
-        self.answer_slots = asyncio.Semaphore(settings.discord.answer_workers)
-        self.started = time.time()
         self.latency = 0.042
         self.user = MockMember(name="launchbot", bot=True)

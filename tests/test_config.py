@@ -57,6 +57,26 @@ def test_invalid_value_is_named():
         load_settings(top_k=0)
 
 
+def test_the_shared_chat_settings_and_their_old_discord_names(monkeypatch, tmp_path: Path, caplog):
+    config = tmp_path / "old.yaml"
+    config.write_text("discord:\n  user_cooldown_seconds: 3\n  guild_questions_per_minute: 7\n", encoding="utf-8")
+    settings = load_settings(config)
+    assert (settings.chat.user_cooldown_seconds, settings.chat.questions_per_minute) == (3, 7)
+    assert "chat.questions_per_minute" in caplog.text
+    monkeypatch.setenv("LAUNCHBOT_CHAT__QUESTIONS_PER_MINUTE", "11")
+    assert load_settings(config).chat.questions_per_minute == 11  # the new name wins
+
+
+def test_telegram_secrets_come_only_from_the_environment(monkeypatch, tmp_path: Path):
+    monkeypatch.delenv("TELEGRAM_TOKEN", raising=False)
+    config = tmp_path / "launchbot.yaml"
+    config.write_text("telegram_token: leaked\ntelegram:\n  maintainers: [42]\n", encoding="utf-8")
+    assert load_settings(config).telegram_token is None
+    monkeypatch.setenv("TELEGRAM_TOKEN", "123:from-env")
+    settings = load_settings(config)
+    assert settings.telegram_token.get_secret_value() == "123:from-env" and settings.telegram.maintainers == [42]
+
+
 def one_line(exc: pytest.ExceptionInfo) -> str:
     message = str(exc.value)
     assert "\n" not in message and len(message) < 300, message
@@ -119,9 +139,11 @@ def test_out_of_range_values_name_the_variable_or_flag(monkeypatch):
         "follow_ratio: 2",
         "batch_size: 0",
         "answer_chars: .inf",
-        "discord:\n  user_cooldown_seconds: -5",
-        "discord:\n  guild_questions_per_minute: 0",
-        "discord:\n  reload_check_seconds: 0",
+        "chat:\n  user_cooldown_seconds: -5",
+        "chat:\n  questions_per_minute: -1",
+        "chat:\n  reload_check_seconds: 0",
+        "discord:\n  user_cooldown_seconds: .nan",  # an old name, moved to chat:, still checked
+        "telegram:\n  webhook_port: 70000",
     ],
 )
 def test_every_setting_is_range_checked(tmp_path: Path, setting):
@@ -141,11 +163,11 @@ def test_launchbot_config_naming_a_missing_file_is_an_error(monkeypatch, tmp_pat
 def test_paths_in_the_file_are_relative_to_the_file(tmp_path: Path):
     home = tmp_path / "deploy"
     home.mkdir()
-    (home / "launchbot.yaml").write_text("knowledge_dir: articles\ndiscord:\n  database: db/bot.sqlite3\n")
+    (home / "launchbot.yaml").write_text("knowledge_dir: articles\nchat:\n  database: db/bot.sqlite3\n")
     settings = load_settings(home / "launchbot.yaml")
     assert settings.knowledge_dir == home / "articles"
     assert settings.index_dir == home / "index"  # defaults too: beside the file, not in the cwd
-    assert settings.discord.database == home / "db" / "bot.sqlite3"
+    assert settings.chat.database == home / "db" / "bot.sqlite3"
 
 
 def test_home_sets_where_defaults_config_and_dotenv_live(monkeypatch, tmp_path: Path):

@@ -1,4 +1,4 @@
-"""The ``launchbot`` command: index, ask, chat, sources, eval, discord.
+"""The ``launchbot`` command: index, ask, chat, sources, eval, discord, telegram, serve.
 
 Other tools rely on ``ask --json`` (one JSON object per question per line) and on the exit codes:
 0 success, 1 evaluation below its thresholds, 2 a usage, configuration or index problem.
@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also publish the slash commands to every server (takes up to an hour)",
     )
+    commands.add_parser("telegram", parents=[common], help="run the Telegram bot (needs TELEGRAM_TOKEN)")
+    serve = commands.add_parser(
+        "serve", parents=[common], help="run every bot whose token is set (Discord, Telegram) in one process"
+    )
+    serve.add_argument("--sync-global", action="store_true", help="as for `discord`")
     return parser
 
 
@@ -277,6 +282,18 @@ def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
     return run(settings, sync_global=args.sync_global)
 
 
+def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.telegram.app import run
+
+    return run(settings)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.serve import run
+
+    return run(settings, sync_global=args.sync_global)
+
+
 COMMANDS = {
     "index": cmd_index,
     "ask": cmd_ask,
@@ -284,6 +301,8 @@ COMMANDS = {
     "sources": cmd_sources,
     "eval": cmd_eval,
     "discord": cmd_discord,
+    "telegram": cmd_telegram,
+    "serve": cmd_serve,
 }
 
 

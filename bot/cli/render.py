@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from bot.core.answer import Answer, Source
-
-
-def source_label(source: Source) -> str:
-    """ "Title — Publisher, date, url": only the parts the document's metadata has."""
-    details = ", ".join(part for part in (source.publisher, source.published, source.url) if part)
-    return f"{source.title} — {details}" if details else source.title
+from bot.core.answer import Answer
+from bot.service.text import source_label
 
 
 def render_text(answer: Answer, width: int = 100) -> str:

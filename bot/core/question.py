@@ -5,9 +5,21 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-# Zero-width and bidirectional controls change how text looks without changing what it says.
-_INVISIBLE = dict.fromkeys(
-    [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F]
+# Zero-width characters and bidirectional controls change how text looks, not what it says. The one
+# table: questions are cleaned with it here, and every front end's shown text (bot.service.text) too.
+INVISIBLE = dict.fromkeys(
+    [
+        0x200B,
+        0x200C,
+        0x200D,
+        0x2060,
+        0xFEFF,
+        0x200E,
+        0x200F,
+        0x061C,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ]
 )
 
 
@@ -25,7 +37,7 @@ def clean_question(raw: object, max_chars: int) -> CleanQuestion:
     """NFC-normalised text without control or invisible characters, or the reason it is refused."""
     if not isinstance(raw, str):
         return CleanQuestion(None, "a question must be text", "not_text")
-    text = unicodedata.normalize("NFC", raw).translate(_INVISIBLE)
+    text = unicodedata.normalize("NFC", raw).translate(INVISIBLE)
     text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs", "Co") else ch for ch in text)
     text = " ".join(text.split())
     if not text:

@@ -1,9 +1,10 @@
 """The Discord front end: a thin ``commands.Bot`` over the answer engine, run by ``launchbot discord``.
 
-The bot owns the shared services (engine, storage, rate limiter, channel settings); the cogs in
-``bot/discord/exts/`` hold the commands. Engine and database calls go through ``asyncio.to_thread`` so the
-event loop keeps the gateway heartbeat and every other member's interaction alive while a question
-is being answered or the index rebuilt. Nothing the bot sends can ping anyone
+The bot is handed the process's shared services (``bot.service.runtime.Services``: engine, storage,
+limits, the asking flow, the index reload loop) and keeps only Discord's own state (the channel
+allow-list); the cogs in ``bot/discord/exts/`` hold the commands. Engine and database calls go through
+``asyncio.to_thread`` so the event loop keeps the gateway heartbeat and every other member's
+interaction alive while a question is being answered or the index rebuilt. Nothing the bot sends can ping anyone
 (``AllowedMentions.none()`` on the client and on every send), and the token is redacted from every
 log line and never printed.
 """
@@ -14,9 +15,6 @@ import asyncio
 import logging
 import pkgutil
 import sys
-import time
-import traceback
-from collections import deque
 
 import discord
 from discord import app_commands
@@ -27,8 +25,8 @@ from bot.config import Settings
 from bot.core.engine import Engine
 from bot.discord.checks import NotAllowed
 from bot.discord.render import plain
-from bot.service.limits import RateLimiter
-from bot.service.storage import ChannelConfig, Storage
+from bot.service.runtime import Services, run_services
+from bot.service.storage import ChatConfig
 
 logger = logging.getLogger(__name__)
 
@@ -39,42 +37,7 @@ NO_TOKEN = (
     "file (copy .env.example to .env and fill it in); see the README's Discord section."
 )
 EXIT_OK, EXIT_PROBLEM = 0, 2
-
-
-class RedactingFilter(logging.Filter):
-    """Replaces the secret in every record a handler emits: message, arguments and traceback."""
-
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self.secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secret:
-            return True
-        message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "[redacted]"), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
-        if record.exc_text and self.secret in record.exc_text:
-            record.exc_text = record.exc_text.replace(self.secret, "[redacted]")
-        if record.stack_info and self.secret in record.stack_info:
-            record.stack_info = record.stack_info.replace(self.secret, "[redacted]")
-        return True
-
-
-def install_redaction(secret: str, *handlers: logging.Handler) -> None:
-    """Redact ``secret`` on the given handlers (default: the root logger's, creating one if none).
-
-    On handlers, not loggers: a logger's filters do not see records propagated from its children.
-    """
-    root = logging.getLogger()
-    if not handlers:
-        if not root.handlers:
-            root.addHandler(logging.StreamHandler())
-        handlers = tuple(root.handlers)
-    for handler in handlers:
-        handler.addFilter(RedactingFilter(secret))
+PLATFORM = "discord"
 
 
 async def send_private(interaction: discord.Interaction, message: str, **kwargs) -> None:
@@ -119,7 +82,7 @@ class LaunchTree(app_commands.CommandTree):
 class LaunchBot(commands.Bot):
     """The client plus the services the cogs share."""
 
-    def __init__(self, settings: Settings, engine: Engine, storage: Storage, *, sync_global: bool = False) -> None:
+    def __init__(self, services: Services, *, sync_global: bool = False) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_messages = True
@@ -131,34 +94,38 @@ class LaunchBot(commands.Bot):
             allowed_mentions=NO_MENTIONS,
             tree_cls=LaunchTree,
         )
-        self.settings = settings
-        self.engine = engine
-        self.storage = storage
+        self.services = services
+        self.settings = services.settings
         self.sync_global = sync_global
-        discord_settings = settings.discord
-        self.limiter = RateLimiter(discord_settings.user_cooldown_seconds, discord_settings.guild_questions_per_minute)
-        self.channel_configs: dict[int, ChannelConfig] = {}
-        self.latencies: deque[float] = deque(maxlen=2000)
-        # Worker threads beyond the CPU count add no throughput but contend for the GIL with the loop.
-        self.answer_slots = asyncio.Semaphore(discord_settings.answer_workers)
-        self.started = time.time()
+        self.channel_configs: dict[int, ChatConfig] = {}
 
     async def setup_hook(self) -> None:
-        self.channel_configs = await asyncio.to_thread(self.storage.channels)
+        stored = await asyncio.to_thread(self.services.storage.chats, PLATFORM)
+        self.channel_configs = {int(channel_id): config for channel_id, config in stored.items()}
         for extension in extensions():
             await self.load_extension(extension)
+        self.services.start_reloading()
         await self.sync_commands()
 
     async def sync_commands(self, *, to_global: bool | None = None) -> list[str]:
-        """Sync to the development guild (instant) and, only when asked, globally (up to an hour)."""
+        """Sync to the development guild (instant) or, only when asked, globally (up to an hour).
+
+        A global sync also empties the development guild's own copy: a server that has both shows
+        every command twice."""
         done = []
         guild_id = self.settings.discord.dev_guild_id
+        to_global = self.sync_global if to_global is None else to_global
         if guild_id:
             guild = discord.Object(id=guild_id)
-            self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            done.append(f"{len(synced)} commands to the development server {guild_id}")
-        if self.sync_global if to_global is None else to_global:
+            if to_global:
+                self.tree.clear_commands(guild=guild)
+                await self.tree.sync(guild=guild)
+                done.append(f"removed the development server {guild_id}'s copy (the global commands show there)")
+            else:
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                done.append(f"{len(synced)} commands to the development server {guild_id}")
+        if to_global:
             synced = await self.tree.sync()
             done.append(f"{len(synced)} commands globally (may take up to an hour to appear)")
         if done:
@@ -176,7 +143,7 @@ class LaunchBot(commands.Bot):
         logger.info("connected as %s to %d server(s)", self.user, len(self.guilds))
 
 
-def channel_config(configs: dict[int, ChannelConfig], channel: object) -> ChannelConfig | None:
+def channel_config(configs: dict[int, ChatConfig], channel: object) -> ChatConfig | None:
     """The settings of a channel, or of the channel a thread belongs to."""
     if isinstance(channel, discord.Thread):
         return configs.get(channel.parent_id)
@@ -193,43 +160,47 @@ def extensions() -> list[str]:
     ]
 
 
+def token(settings: Settings) -> str:
+    """The configured bot token, or "" when there is none."""
+    return settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+
+
 def run(settings: Settings, *, sync_global: bool = False, engine: Engine | None = None) -> int:
     """Start the bot and block until it stops; the exit code for the CLI. ``engine``: an opened
     engine to serve instead of loading one (tests)."""
-    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
-    if not token:
+    secret = token(settings)
+    if not secret:
         print(NO_TOKEN, file=sys.stderr)
         return EXIT_PROBLEM
-    root = logging.getLogger()
-    if root.level > logging.INFO or root.level == logging.NOTSET:
-        root.setLevel(logging.INFO)
-    install_redaction(token)
-    if engine is None:
-        engine = Engine(settings)
-        engine.open(notify=lambda message: print(message, file=sys.stderr))
-    storage = Storage(settings.discord.database)
-    client = LaunchBot(settings, engine, storage, sync_global=sync_global)
     try:
-        asyncio.run(_serve(client, token))
-    except discord.LoginFailure:
-        print(
-            "launchbot discord: Discord rejected the token in DISCORD_TOKEN; reset it in the Developer "
-            "Portal (Bot → Reset Token) and update .env.",
-            file=sys.stderr,
+        run_services(
+            settings, lambda services: serve(services, secret, sync_global=sync_global), secrets=[secret], engine=engine
         )
+    except (discord.LoginFailure, discord.PrivilegedIntentsRequired) as error:
+        print(startup_problem(error), file=sys.stderr)
         return EXIT_PROBLEM
-    except discord.PrivilegedIntentsRequired:
-        print(
-            "launchbot discord: enable the Message Content intent for the bot in the Developer Portal "
-            "(Bot → Privileged Gateway Intents).",
-            file=sys.stderr,
-        )
-        return EXIT_PROBLEM
-    finally:
-        storage.close()
     return EXIT_OK
 
 
-async def _serve(client: LaunchBot, token: str) -> None:
-    async with client:
-        await client.start(token)
+def startup_problem(error: BaseException) -> str:
+    """One line saying what to fix when Discord refuses to start the bot."""
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        return (
+            "launchbot discord: enable the Message Content intent for the bot in the Developer Portal "
+            "(Bot → Privileged Gateway Intents)."
+        )
+    return (
+        "launchbot discord: Discord rejected the token in DISCORD_TOKEN; reset it in the Developer "
+        "Portal (Bot → Reset Token) and update .env."
+    )
+
+
+async def serve(services: Services, secret: str, *, sync_global: bool = False) -> None:
+    """Run the Discord client on the running event loop until it stops (``launchbot serve`` runs
+    this beside the other front ends)."""
+    client = LaunchBot(services, sync_global=sync_global)
+    try:
+        async with client:
+            await client.start(secret)
+    finally:
+        await services.stop_reloading()

@@ -9,14 +9,13 @@ and never inside a ``[n]`` citation, so every citation left standing still point
 from __future__ import annotations
 
 import logging
-import re
 
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.cli.render import source_label
 from bot.core.answer import Answer, Source
 from bot.service.storage import StoredSource
+from bot.service.text import ELLIPSIS, cut, visible
 
 logger = logging.getLogger(__name__)
 
@@ -32,47 +31,11 @@ MAX_EMBEDS = 10
 
 ANSWERED_COLOUR = discord.Colour.blurple()
 DECLINED_COLOUR = discord.Colour.light_grey()
-ELLIPSIS = " …"
-
-# Zero-width characters and bidirectional controls change how text looks, not what it says.
-_INVISIBLE = dict.fromkeys(
-    [
-        0x200B,
-        0x200C,
-        0x200D,
-        0x2060,
-        0xFEFF,
-        0x200E,
-        0x200F,
-        0x061C,
-        *range(0x202A, 0x202F),
-        *range(0x2066, 0x206A),
-    ]
-)
-# A sentence ends at . ! ? । or … (then closing quotes), and owns the citations that follow it.
-_SENTENCE_END = re.compile(r"[.!?।…][\"'”’)\]]*(?:\s*\[\d+\])*(?=\s|$)|\[\d+\](?=\s|$)")
-_OPEN_CITATION = re.compile(r"\[\d*$")
 
 
 def inert(text: str) -> str:
     """Shown exactly as written: no pings, no markdown, no invisible or direction-changing characters."""
-    return escape_markdown(escape_mentions(text.translate(_INVISIBLE)))
-
-
-def cut(text: str, limit: int) -> str:
-    """``text`` if it fits, else its longest prefix ending a sentence (or, failing that, a word
-    outside any citation), followed by an ellipsis."""
-    if len(text) <= limit:
-        return text
-    room = limit - len(ELLIPSIS)
-    ends = [match.end() for match in _SENTENCE_END.finditer(text, 0, room + 1) if match.end() <= room]
-    if ends and ends[-1] > room // 3:
-        return text[: ends[-1]].rstrip() + ELLIPSIS
-    prefix = text[:room]
-    if " " in prefix[1:]:
-        prefix = prefix.rsplit(" ", 1)[0]
-    prefix = _OPEN_CITATION.sub("", prefix)
-    return prefix.rstrip() + ELLIPSIS
+    return escape_markdown(escape_mentions(visible(text)))
 
 
 def fit(text: str, limit: int) -> str:
@@ -117,12 +80,6 @@ def _add_source_field(embed: discord.Embed, source: Source, prefix: str, limit: 
     tail = (f"\n— {inert(details)}" if details else "") + link
     quote = fit(f"“{source.quote}”", max(limit - len(tail), 20))
     embed.add_field(name=name, value=(quote + tail)[:FIELD_LIMIT], inline=False)
-
-
-def stored_sources(answer: Answer) -> list[StoredSource]:
-    """What the "Sources" button will show, in a form the database keeps across restarts."""
-    shown = answer.sources or ([answer.closest] if answer.closest else [])
-    return [StoredSource(s.number, source_label(s), s.quote, s.context or s.quote) for s in shown]
 
 
 def sources_embeds(question: str, sources: list[StoredSource]) -> list[discord.Embed]:

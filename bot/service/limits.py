@@ -1,4 +1,4 @@
-"""Per-user cooldown and per-server rate limit, shared by ``/ask`` and mentions.
+"""Per-user cooldown and per-community (server or group) rate limit, shared by every way to ask.
 
 In memory on purpose: it is checked before every question on the event loop, so it must cost
 microseconds, and forgetting it on restart is harmless. The clock is injectable so tests can move
@@ -11,11 +11,28 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60.0
+COOLDOWN, BUSY = "cooldown", "busy"
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Why a question must wait (``COOLDOWN``: this member asked a moment ago; ``BUSY``: the
+    community asked its quota this minute) and for how many seconds."""
+
+    reason: str
+    seconds: float
+
+    def message(self) -> str:
+        seconds = max(1, math.ceil(self.seconds))
+        if self.reason == COOLDOWN:
+            return f"You're on a short cooldown: you asked a moment ago. Please try again in {seconds} s."
+        return f"Lots of questions here right now. Please try again in {seconds} s."
 
 
 class RateLimiter:
@@ -25,31 +42,31 @@ class RateLimiter:
         self.user_cooldown = user_cooldown
         self.guild_per_minute = guild_per_minute
         self.clock = clock
-        self._last_by_user: dict[int, float] = {}
-        self._recent_by_guild: dict[int | None, deque[float]] = {}
+        self._last_by_user: dict[Hashable, float] = {}
+        self._recent_by_guild: dict[Hashable, deque[float]] = {}
 
-    def acquire(self, guild_id: int | None, user_id: int) -> float:
-        """0 if the question may go ahead (and count it); otherwise the seconds until it may."""
+    def check(self, community: Hashable, user: Hashable) -> Wait | None:
+        """None if the question may go ahead (and count it); otherwise why and how long to wait."""
         now = self.clock()
-        last = self._last_by_user.get(user_id)
+        last = self._last_by_user.get(user)
         if last is not None and now - last < self.user_cooldown:
-            return self.user_cooldown - (now - last)
-        recent = self._recent_by_guild.setdefault(guild_id, deque())
+            return Wait(COOLDOWN, self.user_cooldown - (now - last))
+        recent = self._recent_by_guild.setdefault(community, deque())
         while recent and now - recent[0] >= WINDOW_SECONDS:
             recent.popleft()
         if self.guild_per_minute > 0 and len(recent) >= self.guild_per_minute:
-            return WINDOW_SECONDS - (now - recent[0])
+            return Wait(BUSY, WINDOW_SECONDS - (now - recent[0]))
         recent.append(now)
-        self._last_by_user[user_id] = now
+        self._last_by_user[user] = now
         self._forget_old(now)
-        return 0.0
+        return None
+
+    def acquire(self, community: Hashable, user: Hashable) -> float:
+        """0 if the question may go ahead (and count it); otherwise the seconds until it may."""
+        wait = self.check(community, user)
+        return 0.0 if wait is None else wait.seconds
 
     def _forget_old(self, now: float) -> None:
         """Keep memory bounded on busy servers: cooled-down users need no entry."""
         if len(self._last_by_user) > 10_000:
             self._last_by_user = {user: at for user, at in self._last_by_user.items() if now - at < self.user_cooldown}
-
-
-def retry_message(wait: float) -> str:
-    seconds = max(1, math.ceil(wait))
-    return f"Easy there — too many questions at once. Please try again in {seconds} s."

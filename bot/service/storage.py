@@ -1,9 +1,18 @@
-"""What the Discord front end remembers: questions asked, answers given, feedback, channel settings.
+"""What the bot remembers on every platform: questions asked, answers given, feedback, chat settings.
 
-Plain stdlib ``sqlite3`` behind a lock, so it is safe from the worker threads the bot calls it from
-(``asyncio.to_thread``: a disk write must never stall the event loop). The schema is created on
-first use and migrated forward by ``PRAGMA user_version``: each entry of ``MIGRATIONS`` runs once.
-Answers keep their sources as JSON so the "Sources" button still works after a restart.
+``Storage`` is the interface the front ends use; ``SQLiteStorage`` implements it with the stdlib
+``sqlite3`` behind a lock, safe from the worker threads it is called from (``asyncio.to_thread``: a
+disk write must never stall the event loop). The queries live in ``SQLStorage`` in portable SQL
+(``?`` placeholders, ``RETURNING``, ``ON CONFLICT``, ``CASE`` sums); only the connection, the
+placeholder style and the schema migrations are a dialect's own, so another database implements
+``SQLStorage``'s few hooks and reuses every query.
+
+One schema for every platform: each row says its ``platform`` and keeps ids as text (Discord
+snowflakes and Telegram ids alike). ``community_id`` is what reports are about (a Discord server,
+a Telegram group); ``chat_id`` where it was asked (a channel, a chat); ``thread_id`` a thread or
+forum topic. A question is recorded when answered and marked ``delivered`` once the platform accepted
+the reply: reports count only delivered answers. Answers keep their sources as JSON, so the
+"Sources" button still works after a restart.
 """
 
 from __future__ import annotations
@@ -13,46 +22,29 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
-MIGRATIONS: list[str] = [
-    # 1: the first schema
-    """
-    CREATE TABLE questions (
-        id INTEGER PRIMARY KEY,
-        guild_id INTEGER, channel_id INTEGER, user_id INTEGER,
-        question TEXT NOT NULL,
-        answered INTEGER NOT NULL,
-        answer TEXT NOT NULL DEFAULT '',
-        sources TEXT NOT NULL DEFAULT '[]',
-        confidence REAL NOT NULL DEFAULT 0,
-        latency_ms REAL NOT NULL DEFAULT 0,
-        created REAL NOT NULL
-    );
-    CREATE INDEX questions_guild_created ON questions (guild_id, created);
-    CREATE TABLE feedback (
-        question_id INTEGER NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
-        user_id INTEGER NOT NULL,
-        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
-        updated REAL NOT NULL,
-        PRIMARY KEY (question_id, user_id)
-    );
-    CREATE TABLE channels (
-        channel_id INTEGER PRIMARY KEY,
-        guild_id INTEGER NOT NULL,
-        enabled INTEGER NOT NULL DEFAULT 0,
-        mode TEXT NOT NULL DEFAULT 'mention' CHECK (mode IN ('mention', 'thread'))
-    );
-    """,
-]
-
 UP, DOWN = 1, -1
 MODES = ("mention", "thread")
+PLATFORMS = ("discord", "telegram")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a question came from. Ids are text whatever the platform's own type."""
+
+    platform: str
+    community_id: str | None
+    chat_id: str | None
+    user_id: str
+    thread_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,8 +66,10 @@ class StoredAnswer:
 
 
 @dataclass(frozen=True)
-class ChannelConfig:
-    guild_id: int
+class ChatConfig:
+    """Whether (and how) the bot answers in one channel or chat."""
+
+    community_id: str | None
     enabled: bool = False
     mode: str = "mention"
 
@@ -103,7 +97,317 @@ class Gap:
     down: int
 
 
-class Storage:
+class Storage(ABC):
+    """The questions, votes and chat settings of every front end."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def record_question(
+        self,
+        origin: Origin,
+        *,
+        question: str,
+        answered: bool,
+        answer: str = "",
+        sources: Sequence[StoredSource] = (),
+        confidence: float = 0.0,
+        latency_ms: float = 0.0,
+        delivered: bool = True,
+    ) -> int:
+        """Store one answered or declined question; returns its id (the answer's id on its buttons)."""
+
+    @abstractmethod
+    def mark_delivered(self, question_id: int) -> None:
+        """The platform accepted the reply: from now on it counts in reports."""
+
+    @abstractmethod
+    def get_answer(self, question_id: int) -> StoredAnswer | None: ...
+
+    @abstractmethod
+    def vote(self, question_id: int, user_id: str, vote: int) -> bool:
+        """One vote per user per answer; voting again replaces it. False if the answer is unknown."""
+
+    @abstractmethod
+    def votes(self, question_id: int) -> tuple[int, int]:
+        """(👍, 👎) counts for one answer."""
+
+    @abstractmethod
+    def set_chat(
+        self,
+        platform: str,
+        chat_id: str,
+        community_id: str | None,
+        *,
+        enabled: bool | None = None,
+        mode: str | None = None,
+    ) -> ChatConfig: ...
+
+    @abstractmethod
+    def chats(self, platform: str) -> dict[str, ChatConfig]:
+        """Every configured chat of a platform, for the front end's in-memory copy."""
+
+    @abstractmethod
+    def stats(self, platform: str, community_id: str | None, since: float, top: int = 5) -> Stats: ...
+
+    @abstractmethod
+    def gaps(self, platform: str, community_id: str | None, since: float, limit: int = 1000) -> list[Gap]:
+        """Declined questions and answers voted down more than up: what the articles are missing."""
+
+
+# Vote counts over ``feedback f`` (a LEFT JOIN's missing vote counts as neither).
+_UP = "COALESCE(SUM(CASE WHEN f.vote = 1 THEN 1 ELSE 0 END), 0)"
+_DOWN = "COALESCE(SUM(CASE WHEN f.vote = -1 THEN 1 ELSE 0 END), 0)"
+
+
+class SQLStorage(Storage):
+    """Every query, in SQL that SQLite and PostgreSQL both run. Subclasses give the connection
+    (``_transaction``, ``_read``), the placeholder style (``PLACEHOLDER``) and the schema."""
+
+    PLACEHOLDER = "?"
+    NULL_SAFE_EQUALS = "IS NOT DISTINCT FROM"  # = that also matches NULL to NULL
+
+    @abstractmethod
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A cursor inside one transaction, rolled back on any error."""
+
+    @abstractmethod
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.PLACEHOLDER == "?" else sql.replace("?", self.PLACEHOLDER)
+
+    def _write(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+        cursor.execute(self._sql(sql), tuple(params))
+        return cursor
+
+    # ------------------------------------------------------------------ questions
+
+    def record_question(
+        self,
+        origin: Origin,
+        *,
+        question: str,
+        answered: bool,
+        answer: str = "",
+        sources: Sequence[StoredSource] = (),
+        confidence: float = 0.0,
+        latency_ms: float = 0.0,
+        delivered: bool = True,
+    ) -> int:
+        payload = json.dumps([asdict(source) for source in sources], ensure_ascii=False)
+        row = (
+            origin.platform,
+            origin.community_id,
+            origin.chat_id,
+            origin.thread_id,
+            origin.user_id,
+            question,
+            int(answered),
+            answer,
+            payload,
+            float(confidence),
+            float(latency_ms),
+            time.time(),
+            int(delivered),
+        )
+        with self._transaction() as cursor:
+            self._write(
+                cursor,
+                "INSERT INTO questions (platform, community_id, chat_id, thread_id, user_id, question, answered,"
+                " answer, sources, confidence, latency_ms, created, delivered)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                row,
+            )
+            return int(cursor.fetchone()[0])
+
+    def mark_delivered(self, question_id: int) -> None:
+        with self._transaction() as cursor:
+            self._write(cursor, "UPDATE questions SET delivered = 1 WHERE id = ?", (question_id,))
+
+    def get_answer(self, question_id: int) -> StoredAnswer | None:
+        rows = self._read("SELECT id, question, answered, sources FROM questions WHERE id = ?", (question_id,))
+        if not rows:
+            return None
+        row = rows[0]
+        sources = [StoredSource(**item) for item in json.loads(row[3])]
+        return StoredAnswer(row[0], row[1], bool(row[2]), sources)
+
+    # ------------------------------------------------------------------ feedback
+
+    def vote(self, question_id: int, user_id: str, vote: int) -> bool:
+        if vote not in (UP, DOWN):
+            raise ValueError(f"vote must be {UP} or {DOWN}")
+        with self._transaction() as cursor:
+            if self._write(cursor, "SELECT 1 FROM questions WHERE id = ?", (question_id,)).fetchone() is None:
+                return False
+            self._write(
+                cursor,
+                "INSERT INTO feedback (question_id, user_id, vote, updated) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (question_id, user_id) DO UPDATE SET vote = excluded.vote,"
+                " updated = excluded.updated",
+                (question_id, str(user_id), vote, time.time()),
+            )
+            return True
+
+    def votes(self, question_id: int) -> tuple[int, int]:
+        [row] = self._read(f"SELECT {_UP}, {_DOWN} FROM feedback f WHERE f.question_id = ?", (question_id,))
+        return int(row[0]), int(row[1])
+
+    # ------------------------------------------------------------------ chats
+
+    def set_chat(
+        self,
+        platform: str,
+        chat_id: str,
+        community_id: str | None,
+        *,
+        enabled: bool | None = None,
+        mode: str | None = None,
+    ) -> ChatConfig:
+        if mode is not None and mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        key = (platform, str(chat_id))
+        with self._transaction() as cursor:
+            self._write(
+                cursor,
+                "INSERT INTO chats (platform, chat_id, community_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (*key, community_id),
+            )
+            if enabled is not None:
+                self._write(
+                    cursor, "UPDATE chats SET enabled = ? WHERE platform = ? AND chat_id = ?", (int(enabled), *key)
+                )
+            if mode is not None:
+                self._write(cursor, "UPDATE chats SET mode = ? WHERE platform = ? AND chat_id = ?", (mode, *key))
+            row = self._write(
+                cursor, "SELECT community_id, enabled, mode FROM chats WHERE platform = ? AND chat_id = ?", key
+            ).fetchone()
+        return ChatConfig(row[0], bool(row[1]), row[2])
+
+    def chats(self, platform: str) -> dict[str, ChatConfig]:
+        rows = self._read("SELECT chat_id, community_id, enabled, mode FROM chats WHERE platform = ?", (platform,))
+        return {row[0]: ChatConfig(row[1], bool(row[2]), row[3]) for row in rows}
+
+    # ------------------------------------------------------------------ reports
+
+    def _scope(self, table: str = "") -> str:
+        """Delivered questions of one platform's community since a time (three parameters)."""
+        t = f"{table}." if table else ""
+        return f"{t}platform = ? AND {t}community_id {self.NULL_SAFE_EQUALS} ? AND {t}created >= ? AND {t}delivered = 1"
+
+    def stats(self, platform: str, community_id: str | None, since: float, top: int = 5) -> Stats:
+        scope = (platform, community_id, since)
+        [(asked, answered)] = self._read(
+            f"SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions WHERE {self._scope()}", scope
+        )
+        [(up, down)] = self._read(
+            f"SELECT {_UP}, {_DOWN} FROM feedback f JOIN questions q ON q.id = f.question_id WHERE {self._scope('q')}",
+            scope,
+        )
+        top_rows = self._read(
+            f"SELECT MIN(question), COUNT(*) AS n FROM questions WHERE {self._scope()}"
+            " GROUP BY lower(question) ORDER BY n DESC, MAX(created) DESC LIMIT ?",
+            (*scope, top),
+        )
+        return Stats(asked, answered, asked - answered, int(up), int(down), [(row[0], row[1]) for row in top_rows])
+
+    def gaps(self, platform: str, community_id: str | None, since: float, limit: int = 1000) -> list[Gap]:
+        rows = self._read(
+            f"SELECT q.id, q.created, q.question, q.answered, q.confidence, {_UP}, {_DOWN}"
+            " FROM questions q LEFT JOIN feedback f ON f.question_id = q.id"
+            f" WHERE {self._scope('q')} GROUP BY q.id, q.created, q.question, q.answered, q.confidence"
+            f" HAVING q.answered = 0 OR {_DOWN} > {_UP} ORDER BY q.created DESC LIMIT ?",
+            (platform, community_id, since, limit),
+        )
+        return [Gap(row[0], row[1], row[2], bool(row[3]), row[4], int(row[5]), int(row[6])) for row in rows]
+
+
+# Each entry runs once, in order; ``PRAGMA user_version`` says how many have run.
+SQLITE_MIGRATIONS: list[str] = [
+    # 1: the first schema (Discord only)
+    """
+    CREATE TABLE questions (
+        id INTEGER PRIMARY KEY,
+        guild_id INTEGER, channel_id INTEGER, user_id INTEGER,
+        question TEXT NOT NULL,
+        answered INTEGER NOT NULL,
+        answer TEXT NOT NULL DEFAULT '',
+        sources TEXT NOT NULL DEFAULT '[]',
+        confidence REAL NOT NULL DEFAULT 0,
+        latency_ms REAL NOT NULL DEFAULT 0,
+        created REAL NOT NULL
+    );
+    CREATE INDEX questions_guild_created ON questions (guild_id, created);
+    CREATE TABLE feedback (
+        question_id INTEGER NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL,
+        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+        updated REAL NOT NULL,
+        PRIMARY KEY (question_id, user_id)
+    );
+    CREATE TABLE channels (
+        channel_id INTEGER PRIMARY KEY,
+        guild_id INTEGER NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 0,
+        mode TEXT NOT NULL DEFAULT 'mention' CHECK (mode IN ('mention', 'thread'))
+    );
+    """,
+    # 2: every platform: a platform column, ids as text, delivery; every version-1 row kept (as Discord's)
+    """
+    CREATE TABLE questions_v2 (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        community_id TEXT, chat_id TEXT, thread_id TEXT, user_id TEXT NOT NULL,
+        question TEXT NOT NULL,
+        answered INTEGER NOT NULL,
+        answer TEXT NOT NULL DEFAULT '',
+        sources TEXT NOT NULL DEFAULT '[]',
+        confidence REAL NOT NULL DEFAULT 0,
+        latency_ms REAL NOT NULL DEFAULT 0,
+        created REAL NOT NULL,
+        delivered INTEGER NOT NULL DEFAULT 1
+    );
+    INSERT INTO questions_v2 (id, platform, community_id, chat_id, thread_id, user_id, question, answered, answer,
+        sources, confidence, latency_ms, created, delivered)
+        SELECT id, 'discord', CAST(guild_id AS TEXT), CAST(channel_id AS TEXT), NULL,
+        COALESCE(CAST(user_id AS TEXT), ''), question, answered, answer, sources, confidence, latency_ms, created, 1
+        FROM questions;
+    CREATE TABLE feedback_v2 (
+        question_id INTEGER NOT NULL REFERENCES questions_v2 (id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+        updated REAL NOT NULL,
+        PRIMARY KEY (question_id, user_id)
+    );
+    INSERT INTO feedback_v2 SELECT question_id, CAST(user_id AS TEXT), vote, updated FROM feedback;
+    CREATE TABLE chats (
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        community_id TEXT,
+        enabled INTEGER NOT NULL DEFAULT 0,
+        mode TEXT NOT NULL DEFAULT 'mention' CHECK (mode IN ('mention', 'thread')),
+        PRIMARY KEY (platform, chat_id)
+    );
+    INSERT INTO chats SELECT 'discord', CAST(channel_id AS TEXT), CAST(guild_id AS TEXT), enabled, mode FROM channels;
+    DROP TABLE feedback;
+    DROP INDEX questions_guild_created;
+    DROP TABLE questions;
+    DROP TABLE channels;
+    ALTER TABLE questions_v2 RENAME TO questions;
+    ALTER TABLE feedback_v2 RENAME TO feedback;
+    CREATE INDEX questions_community_created ON questions (platform, community_id, created)
+    """,
+]
+
+
+class SQLiteStorage(SQLStorage):
+    """A SQLite file; WAL so reports can read while an answer is written."""
+
+    NULL_SAFE_EQUALS = "IS"  # SQLite before 3.39 has no IS NOT DISTINCT FROM
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,155 +422,37 @@ class Storage:
             self._db.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            cursor = self._db.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
+                yield cursor
             except BaseException:
-                self._db.execute("ROLLBACK")
+                cursor.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            cursor.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> int:
-        """Run the migrations this file has not seen yet; returns the schema version."""
-        with self._transaction() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        """Run the migrations this file has not seen yet, each in one transaction; returns the version."""
+        with self._transaction() as cursor:
+            version = cursor.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(SQLITE_MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
+                    cursor.execute(statement)
+                cursor.execute(f"PRAGMA user_version = {number}")
                 logger.info("database %s migrated to schema version %d", self.path, number)
-        return len(MIGRATIONS)
+        return len(SQLITE_MIGRATIONS)
 
-    # ------------------------------------------------------------------ questions
 
-    def record_question(
-        self,
-        *,
-        guild_id: int | None,
-        channel_id: int | None,
-        user_id: int,
-        question: str,
-        answered: bool,
-        answer: str = "",
-        sources: list[StoredSource] = (),
-        confidence: float = 0.0,
-        latency_ms: float = 0.0,
-    ) -> int:
-        """Store one answered or declined question; returns its id (the answer's id on its buttons)."""
-        payload = json.dumps([asdict(source) for source in sources], ensure_ascii=False)
-        with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO questions (guild_id, channel_id, user_id, question, answered, answer, sources,"
-                " confidence, latency_ms, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    guild_id,
-                    channel_id,
-                    user_id,
-                    question,
-                    int(answered),
-                    answer,
-                    payload,
-                    confidence,
-                    latency_ms,
-                    time.time(),
-                ),
-            )
-            return int(cursor.lastrowid)
-
-    def get_answer(self, question_id: int) -> StoredAnswer | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, question, answered, sources FROM questions WHERE id = ?", (question_id,)
-            ).fetchone()
-        if row is None:
-            return None
-        sources = [StoredSource(**item) for item in json.loads(row[3])]
-        return StoredAnswer(row[0], row[1], bool(row[2]), sources)
-
-    # ------------------------------------------------------------------ feedback
-
-    def vote(self, question_id: int, user_id: int, vote: int) -> bool:
-        """One vote per user per answer; voting again replaces it. False if the answer is unknown."""
-        if vote not in (UP, DOWN):
-            raise ValueError(f"vote must be {UP} or {DOWN}")
-        with self._transaction() as db:
-            if db.execute("SELECT 1 FROM questions WHERE id = ?", (question_id,)).fetchone() is None:
-                return False
-            db.execute(
-                "INSERT INTO feedback (question_id, user_id, vote, updated) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (question_id, user_id) DO UPDATE SET vote = excluded.vote,"
-                " updated = excluded.updated",
-                (question_id, user_id, vote, time.time()),
-            )
-            return True
-
-    def votes(self, question_id: int) -> tuple[int, int]:
-        """(👍, 👎) counts for one answer."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT COALESCE(SUM(vote = 1), 0), COALESCE(SUM(vote = -1), 0) FROM feedback WHERE question_id = ?",
-                (question_id,),
-            ).fetchone()
-        return int(row[0]), int(row[1])
-
-    # ------------------------------------------------------------------ channels
-
-    def set_channel(
-        self, channel_id: int, guild_id: int, *, enabled: bool | None = None, mode: str | None = None
-    ) -> ChannelConfig:
-        if mode is not None and mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO channels (channel_id, guild_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                (channel_id, guild_id),
-            )
-            if enabled is not None:
-                db.execute("UPDATE channels SET enabled = ? WHERE channel_id = ?", (int(enabled), channel_id))
-            if mode is not None:
-                db.execute("UPDATE channels SET mode = ? WHERE channel_id = ?", (mode, channel_id))
-            row = db.execute(
-                "SELECT guild_id, enabled, mode FROM channels WHERE channel_id = ?", (channel_id,)
-            ).fetchone()
-        return ChannelConfig(row[0], bool(row[1]), row[2])
-
-    def channels(self) -> dict[int, ChannelConfig]:
-        """Every configured channel, for the bot's in-memory copy (checked on every message)."""
-        with self._lock:
-            rows = self._db.execute("SELECT channel_id, guild_id, enabled, mode FROM channels").fetchall()
-        return {row[0]: ChannelConfig(row[1], bool(row[2]), row[3]) for row in rows}
-
-    # ------------------------------------------------------------------ reports
-
-    def stats(self, guild_id: int, since: float, top: int = 5) -> Stats:
-        with self._lock:
-            asked, answered = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions WHERE guild_id = ? AND created >= ?",
-                (guild_id, since),
-            ).fetchone()
-            up, down = self._db.execute(
-                "SELECT COALESCE(SUM(f.vote = 1), 0), COALESCE(SUM(f.vote = -1), 0) FROM feedback f"
-                " JOIN questions q ON q.id = f.question_id WHERE q.guild_id = ? AND q.created >= ?",
-                (guild_id, since),
-            ).fetchone()
-            top_rows = self._db.execute(
-                "SELECT MIN(question), COUNT(*) AS n FROM questions WHERE guild_id = ? AND created >= ?"
-                " GROUP BY lower(question) ORDER BY n DESC, MAX(created) DESC LIMIT ?",
-                (guild_id, since, top),
-            ).fetchall()
-        return Stats(asked, answered, asked - answered, up, down, [(row[0], row[1]) for row in top_rows])
-
-    def gaps(self, guild_id: int, since: float, limit: int = 1000) -> list[Gap]:
-        """Declined questions and answers voted down more than up: what the articles are missing."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT q.id, q.created, q.question, q.answered, q.confidence,"
-                " COALESCE(SUM(f.vote = 1), 0) AS up, COALESCE(SUM(f.vote = -1), 0) AS down"
-                " FROM questions q LEFT JOIN feedback f ON f.question_id = q.id"
-                " WHERE q.guild_id = ? AND q.created >= ? GROUP BY q.id"
-                " HAVING q.answered = 0 OR down > up ORDER BY q.created DESC LIMIT ?",
-                (guild_id, since, limit),
-            ).fetchall()
-        return [Gap(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6]) for row in rows]
+def open_storage(database: Path) -> Storage:
+    """The configured database (a SQLite file today)."""
+    return SQLiteStorage(database)

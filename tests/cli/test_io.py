@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 
 import pytest
 
+from benchmarks.fuzz import check_json_lines, fuzzed_lines
 from bot.cli.main import main
-from bot.core.question import clean_question
 from tests.helpers import REPO
 
 
@@ -38,48 +37,6 @@ def built(tmp_path_factory, embedder) -> list[str]:
     args = ["--knowledge", str(settings.knowledge_dir), "--index", str(settings.index_dir)]
     assert main(["index", *args]) == 0
     return args
-
-
-def fuzzed_lines(count: int, seed: int = 11) -> list[bytes]:
-    """Questions, blank and whitespace-only lines, invalid UTF-8, controls and line-separator look-alikes."""
-    rng = random.Random(seed)
-    pieces = [
-        b"When did Progress 71 dock?",
-        b"Where was the rocket launched from?",
-        b"",
-        b"   \t ",
-        b"\r",
-        b"\xff\xfe",
-        b"caf\xe9 launch?",
-        b"\xc3",
-        b"\xed\xa0\x80 surrogate",
-        b"\xf4\x90\x80\x80",
-        b"\x00\x07\x1b[31m",
-        "\u2028\u2029\x85 separators".encode(),
-        "\u202ertl\u202c".encode(),
-        "火箭是什么时候发射的？".encode(),
-        b"rocket " * 120,
-    ]
-    lines = []
-    for _ in range(count):
-        line = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 3)))
-        if rng.random() < 0.3:
-            line += bytes(rng.randrange(256) for _ in range(rng.randint(1, 8))).replace(b"\n", b"")
-        lines.append(line)
-    return lines
-
-
-def check_json_lines(output: bytes, inputs: list[bytes]) -> list[dict]:
-    """Exactly one valid UTF-8 JSON object per input line, echoing that line's question, in order."""
-    text = output.decode("utf-8")  # strict: raises on any invalid byte
-    rows = text.split("\n")
-    assert rows[-1] == ""
-    records = [json.loads(row) for row in rows[:-1]]
-    assert len(records) == len(inputs)
-    for record, line in zip(records, inputs, strict=True):
-        shown = line.decode("utf-8", errors="replace").removesuffix("\r")
-        assert record["question"] in (shown, clean_question(shown, 500).text)
-    return records
 
 
 @pytest.mark.parametrize("locale", ["strict", "default"])

@@ -20,7 +20,7 @@ from bot.discord.exts.ask import Ask
 from bot.discord.exts.feedback import SourcesButton, VoteButton
 from bot.discord.exts.maintenance import BUSY, Maintenance
 from bot.discord.exts.moderation import Moderation
-from bot.service.storage import MIGRATIONS, ChannelConfig, Storage
+from bot.service.storage import SQLITE_MIGRATIONS, ChatConfig, Origin, SQLiteStorage
 from tests.helpers import (
     MockBot,
     MockGuild,
@@ -45,7 +45,7 @@ def gated_commands(cog) -> list[app_commands.Command]:
 
 @pytest.fixture
 def storage(tmp_path: Path):
-    storage = Storage(tmp_path / "bot.sqlite3")
+    storage = SQLiteStorage(tmp_path / "bot.sqlite3")
     yield storage
     storage.close()
 
@@ -118,24 +118,24 @@ async def test_channel_allow_list_and_mode_are_stored_and_reported(mock_bot, sto
     await cog.mode.callback(cog, mod, mode="thread", channel=None)
     assert mod.response.defer.await_args.kwargs["ephemeral"] is True
     assert all(call.kwargs["ephemeral"] for call in mod.sent())
-    assert mock_bot.channel_configs[channel.id] == ChannelConfig(guild.id, True, "thread")
-    assert storage.channels()[channel.id] == ChannelConfig(guild.id, True, "thread")
+    assert mock_bot.channel_configs[channel.id] == ChatConfig(str(guild.id), True, "thread")
+    assert storage.chats("discord")[str(channel.id)] == ChatConfig(str(guild.id), True, "thread")
     await cog.disable.callback(cog, mod, channel=None)
-    assert not storage.channels()[channel.id].enabled
+    assert not storage.chats("discord")[str(channel.id)].enabled
 
 
 async def test_feedback_buttons_write_to_sqlite_and_survive_a_restart(launch_engine, tmp_path):
     path = tmp_path / "feedback.sqlite3"
-    first = MockBot(launch_engine.settings, launch_engine, Storage(path))
+    first = MockBot(launch_engine.settings, launch_engine, SQLiteStorage(path))
     channel = MockTextChannel(guild=MockGuild())
-    first.channel_configs[channel.id] = ChannelConfig(channel.guild.id, enabled=True)
+    first.channel_configs[channel.id] = ChatConfig(str(channel.guild.id), enabled=True)
     ask = MockInteraction(first, channel=channel, guild=channel.guild)
     await Ask(first).ask.callback(Ask(first), ask, question="When did the Progress MS-10 launch?")
     custom_ids = [item.custom_id for item in ask.followup.send.await_args.kwargs["view"].children]
-    first.storage.close()
+    first.services.storage.close()
 
     # A new process: new storage on the same file; the buttons are rebuilt from their custom_ids alone.
-    second = MockBot(launch_engine.settings, launch_engine, Storage(path))
+    second = MockBot(launch_engine.settings, launch_engine, SQLiteStorage(path))
     voter = MockMember()
 
     async def click(custom_id: str, user: MockMember) -> MockInteraction:
@@ -153,27 +153,27 @@ async def test_feedback_buttons_write_to_sqlite_and_survive_a_restart(launch_eng
     await click(up_id, voter)
     await click(down_id, voter)  # changes the vote, does not add one
     await click(up_id, MockMember())
-    assert second.storage.votes(question_id) == (1, 1)
+    assert second.services.storage.votes(question_id) == (1, 1)
     shown = (await click(sources_id, MockMember())).followup.send.await_args
     assert shown.kwargs["ephemeral"] is True and mentions_launch_date(shown.kwargs["embeds"][0].description)
-    second.storage.close()
-    assert Storage(path).votes(question_id) == (1, 1)
+    second.services.storage.close()
+    assert SQLiteStorage(path).votes(question_id) == (1, 1)
 
 
 def test_schema_is_versioned_and_migrations_run_once(tmp_path):
     path = tmp_path / "db.sqlite3"
-    Storage(path).close()
-    again = Storage(path)
-    assert again._db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    SQLiteStorage(path).close()
+    again = SQLiteStorage(path)
+    assert again.schema_version() == len(SQLITE_MIGRATIONS)
     again.close()
 
 
 async def test_stats_and_the_exportable_unanswered_list(mock_bot, storage):
     guild = MockGuild()
-    common = {"guild_id": guild.id, "channel_id": 1, "user_id": 2}
-    answered = storage.record_question(question="When?", answered=True, **common)
-    storage.record_question(question='=HYPERLINK("http://evil")', answered=False, **common)
-    storage.vote(answered, 5, -1)
+    where = Origin("discord", str(guild.id), "1", "2")
+    answered = storage.record_question(where, question="When?", answered=True)
+    storage.record_question(where, question='=HYPERLINK("http://evil")', answered=False)
+    storage.vote(answered, "5", -1)
     mod = MockInteraction(mock_bot, guild=guild, permissions=discord.Permissions(manage_guild=True))
     cog = Moderation(mock_bot)
     await cog.stats.callback(cog, mod, days=7)
@@ -191,12 +191,12 @@ async def test_stats_and_the_exportable_unanswered_list(mock_bot, storage):
 
 async def test_reindex_swaps_the_index_while_a_concurrent_ask_still_answers(engine, monkeypatch):
     settings = engine.settings.model_copy(
-        update={"discord": engine.settings.discord.model_copy(update={"user_cooldown_seconds": 0})}
+        update={"chat": engine.settings.chat.model_copy(update={"user_cooldown_seconds": 0})}
     )
-    storage = Storage(settings.index_dir.parent / "bot.sqlite3")
+    storage = SQLiteStorage(settings.index_dir.parent / "bot.sqlite3")
     client = MockBot(settings, engine, storage)
     channel = MockTextChannel(guild=MockGuild())
-    client.channel_configs[channel.id] = ChannelConfig(channel.guild.id, enabled=True)
+    client.channel_configs[channel.id] = ChatConfig(str(channel.guild.id), enabled=True)
     (settings.knowledge_dir / "bulletin.md").write_text(NEW_DOCUMENT, encoding="utf-8")
     building, release = threading.Event(), threading.Event()
     real_build = bot.core.engine.build_index
@@ -233,7 +233,7 @@ async def test_reindex_swaps_the_index_while_a_concurrent_ask_still_answers(engi
 
 
 async def test_a_failed_reindex_keeps_the_old_index_and_a_cli_reindex_is_picked_up(engine, embedder, monkeypatch):
-    storage = Storage(engine.settings.index_dir.parent / "bot.sqlite3")
+    storage = SQLiteStorage(engine.settings.index_dir.parent / "bot.sqlite3")
     client = MockBot(engine.settings, engine, storage)
     (engine.settings.knowledge_dir / "bulletin.md").write_text(NEW_DOCUMENT, encoding="utf-8")
     real_build = bot.core.engine.build_index
@@ -261,6 +261,6 @@ async def test_a_failed_reindex_keeps_the_old_index_and_a_cli_reindex_is_picked_
     # Fixed, then rebuilt from the CLI by another process: the bot's reload loop picks it up.
     monkeypatch.setattr(bot.core.engine, "build_index", real_build)
     Engine(engine.settings, embedder).reindex()
-    await maintenance.reload_loop.coro(maintenance)
+    assert await client.services.reload_once()
     assert engine.index.path != old_path and "bulletin" in engine.index.documents
     storage.close()

@@ -13,10 +13,13 @@ from pydantic import SecretStr
 
 import bot.cli.main
 from bot.core.answer import Answer, Source
-from bot.discord.app import APOLOGY, LaunchBot, RedactingFilter, install_redaction, run
+from bot.discord.app import APOLOGY, LaunchBot, run
 from bot.discord.checks import NotAllowed
-from bot.discord.render import answer_embed, sources_embeds, stored_sources
-from bot.service.storage import Storage
+from bot.discord.render import answer_embed, sources_embeds
+from bot.service.logs import RedactingFilter, install_redaction
+from bot.service.runtime import Services
+from bot.service.storage import SQLiteStorage
+from bot.service.text import stored_sources
 from tests.helpers import MockInteraction
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.Gabcde.not-a-real-token-but-secret"
@@ -57,7 +60,7 @@ async def test_a_rejected_token_exits_2_without_printing_or_logging_it(
     settings = launch_engine.settings.model_copy(
         update={
             "discord_token": SecretStr(TOKEN),
-            "discord": launch_engine.settings.discord.model_copy(update={"database": tmp_path / "bot.sqlite3"}),
+            "chat": launch_engine.settings.chat.model_copy(update={"database": tmp_path / "bot.sqlite3"}),
         }
     )
 
@@ -91,8 +94,8 @@ def await_in_thread(function, *args, **kwargs):
 
 
 async def test_the_bot_loads_every_cog_and_pings_no_one(settings, tmp_path):
-    storage = Storage(tmp_path / "bot.sqlite3")
-    client = LaunchBot(settings, None, storage)
+    storage = SQLiteStorage(tmp_path / "bot.sqlite3")
+    client = LaunchBot(Services(settings, None, storage))
     await client.setup_hook()  # no dev guild and no --sync-global: nothing is sent to Discord
     try:
         assert set(client.cogs) == {"Ask", "Feedback", "Moderation", "Maintenance"}
@@ -116,8 +119,8 @@ async def test_the_bot_loads_every_cog_and_pings_no_one(settings, tmp_path):
 
 
 async def test_command_errors_become_an_apology_and_refusals_say_why(settings, tmp_path, caplog):
-    storage = Storage(tmp_path / "bot.sqlite3")
-    client = LaunchBot(settings, None, storage)
+    storage = SQLiteStorage(tmp_path / "bot.sqlite3")
+    client = LaunchBot(Services(settings, None, storage))
     refused = MockInteraction(client)
     await client.tree.on_error(refused, NotAllowed("This command needs the Administrator permission."))
     assert refused.response.send_message.await_args.kwargs["ephemeral"] is True
@@ -173,3 +176,31 @@ def test_declines_show_the_closest_passage_labelled_as_not_an_answer(limit):
     embed = answer_embed(Answer("Who won?", False, "I don't know.", closest=closest))
     assert embed.fields[0].name.startswith("Closest passage (not an answer)")
     assert len(embed) <= 6000
+
+
+async def test_a_global_sync_with_a_development_server_shows_each_command_there_once(settings, tmp_path, monkeypatch):
+    settings = settings.model_copy(update={"discord": settings.discord.model_copy(update={"dev_guild_id": 4242})})
+    storage = SQLiteStorage(tmp_path / "bot.sqlite3")
+    client = LaunchBot(Services(settings, None, storage))
+    synced = []
+
+    async def sync(*, guild=None):
+        commands = client.tree.get_commands(guild=guild)
+        synced.append((guild.id if guild else "global", {c.name for c in commands}))
+        return commands
+
+    monkeypatch.setattr(client.tree, "sync", sync)
+    guild = discord.Object(id=4242)
+    try:
+        await client.setup_hook()  # the development server gets its copy at start
+        assert synced == [(4242, {c.name for c in client.tree.get_commands()})]
+        synced.clear()
+        await client.sync_commands(to_global=True)
+        # The global commands show in the development server too: its own copy must be emptied.
+        assert dict(synced)[4242] == set() and "ask" in dict(synced)["global"]
+        assert client.tree.get_commands(guild=guild) == []
+    finally:
+        await client.services.stop_reloading()
+        for extension in list(client.extensions):
+            await client.unload_extension(extension)
+        storage.close()

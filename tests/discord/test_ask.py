@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import time
+import unittest.mock
 from pathlib import Path
 
 import discord
@@ -14,11 +15,12 @@ import pytest
 
 from bot.config import Settings
 from bot.core.engine import Engine
-from bot.discord.app import NO_MENTIONS
+from bot.discord.app import APOLOGY, NO_MENTIONS
 from bot.discord.exts.ask import NOT_ENABLED, Ask
-from bot.discord.render import ELLIPSIS, cut, fit
+from bot.discord.render import fit
 from bot.service.limits import RateLimiter
-from bot.service.storage import ChannelConfig, Storage
+from bot.service.storage import ChatConfig, SQLiteStorage
+from bot.service.text import ELLIPSIS, cut
 from tests.helpers import (
     MockBot,
     MockGuild,
@@ -35,12 +37,12 @@ PING = re.compile(r"@(everyone|here)|<@[!&]?\d+>")
 
 
 def with_limits(settings: Settings, **limits) -> Settings:
-    return settings.model_copy(update={"discord": settings.discord.model_copy(update=limits)})
+    return settings.model_copy(update={"chat": settings.chat.model_copy(update=limits)})
 
 
 @pytest.fixture
 def bot(launch_engine: Engine, tmp_path: Path):
-    storage = Storage(tmp_path / "bot.sqlite3")
+    storage = SQLiteStorage(tmp_path / "bot.sqlite3")
     yield MockBot(launch_engine.settings, launch_engine, storage)
     storage.close()
 
@@ -53,7 +55,7 @@ def guild() -> MockGuild:
 @pytest.fixture
 def channel(bot: MockBot, guild: MockGuild) -> MockTextChannel:
     channel = MockTextChannel(guild=guild)
-    bot.channel_configs[channel.id] = ChannelConfig(guild.id, enabled=True)
+    bot.channel_configs[channel.id] = ChatConfig(str(guild.id), enabled=True)
     return channel
 
 
@@ -120,7 +122,7 @@ async def test_ask_defers_then_answers_with_an_embed_within_limits(bot, channel)
         "launchbot:vote:up:N",
         "launchbot:vote:down:N",
     ]
-    stored = bot.storage.get_answer(int(ids[0].rsplit(":", 1)[1]))
+    stored = bot.services.storage.get_answer(int(ids[0].rsplit(":", 1)[1]))
     assert stored.answered and stored.sources and mentions_launch_date(stored.sources[0].quote)
 
 
@@ -129,7 +131,7 @@ async def test_a_question_the_articles_do_not_cover_is_declined_plainly_and_logg
     call = await ask(cog, interaction, "What is the best recipe for chocolate cake?")
     embed = call.kwargs["embed"]
     assert "don't cover" in embed.description
-    [gap] = bot.storage.gaps(channel.guild.id, since=0)
+    [gap] = bot.services.storage.gaps("discord", str(channel.guild.id), since=0)
     assert not gap.answered and "chocolate cake" in gap.question
 
 
@@ -141,7 +143,7 @@ async def test_ask_outside_an_enabled_channel_says_how_to_enable(bot, guild):
 
 
 async def test_user_cooldown_and_guild_rate_limit_fire_with_a_retry_time(bot, channel):
-    bot.limiter = RateLimiter(user_cooldown=30, guild_per_minute=2)
+    bot.services.asking.limiter = RateLimiter(user_cooldown=30, guild_per_minute=2)
     cog, member = Ask(bot), MockMember()
     await ask(cog, ask_interaction(bot, channel, member), QUESTION)
     again = ask_interaction(bot, channel, member)
@@ -189,7 +191,7 @@ async def test_a_10000_character_question_is_refused_with_the_cap_stated(bot, ch
     assert_safe(call)
     assert call.kwargs["ephemeral"] is True
     assert "10,000 characters" in call.args[0] and "limit is 500" in call.args[0]
-    assert bot.storage.stats(channel.guild.id, since=0).asked == 0
+    assert bot.services.storage.stats("discord", str(channel.guild.id), since=0).asked == 0
 
 
 async def test_a_mention_in_an_enabled_channel_is_answered_as_a_reply(bot, channel):
@@ -202,7 +204,7 @@ async def test_a_mention_in_an_enabled_channel_is_answered_as_a_reply(bot, chann
 
 
 async def test_thread_mode_answers_in_a_new_thread(bot, channel):
-    bot.channel_configs[channel.id] = ChannelConfig(channel.guild.id, enabled=True, mode="thread")
+    bot.channel_configs[channel.id] = ChatConfig(str(channel.guild.id), enabled=True, mode="thread")
     message = mention(bot, channel, f"<@!{bot.user.id}> {QUESTION}")
     await Ask(bot).on_message(message)
     assert message.create_thread.await_args.kwargs["name"] == cut(QUESTION, 100)
@@ -241,11 +243,11 @@ def test_cuts_end_a_sentence_and_never_split_a_citation():
 
 
 async def test_the_event_loop_never_blocks_while_50_questions_are_answered(launch_engine, tmp_path):
-    settings = with_limits(launch_engine.settings, user_cooldown_seconds=0, guild_questions_per_minute=0)
-    storage = Storage(tmp_path / "load.sqlite3")
+    settings = with_limits(launch_engine.settings, user_cooldown_seconds=0, questions_per_minute=0)
+    storage = SQLiteStorage(tmp_path / "load.sqlite3")
     bot = MockBot(settings, launch_engine, storage)
     channel = MockTextChannel(guild=MockGuild())
-    bot.channel_configs[channel.id] = ChannelConfig(channel.guild.id, enabled=True)
+    bot.channel_configs[channel.id] = ChatConfig(str(channel.guild.id), enabled=True)
     cog = Ask(bot)
     questions = [
         QUESTION,
@@ -276,3 +278,79 @@ async def test_the_event_loop_never_blocks_while_50_questions_are_answered(launc
     )
     assert all(i.followup.send.await_args.kwargs.get("embed") is not None for i in interactions)
     assert max(lags) < 0.050
+
+
+# --------------------------------------------------------------------------- issue 11: Discord
+
+
+async def test_a_reply_to_an_answer_is_not_a_question_unless_it_mentions_the_bot(bot, channel):
+    member, cog = MockMember(), Ask(bot)
+    answer = MockMessage(channel=channel, guild=channel.guild, author=bot.user)
+    thanks = MockMessage(
+        channel=channel,
+        guild=channel.guild,
+        author=member,
+        mentions=[bot.user],  # a reply pings the author it replies to, so discord.py lists the bot here
+        reference=discord.MessageReference(message_id=answer.id, channel_id=channel.id),
+        content="thanks, that helped!",
+    )
+    await cog.on_message(thanks)
+    thanks.reply.assert_not_awaited()
+    assert bot.services.storage.stats("discord", str(channel.guild.id), since=0).asked == 0
+
+    follow = mention(bot, channel, f"<@{bot.user.id}> {QUESTION}")
+    follow.author, follow.reference = member, thanks.reference
+    await cog.on_message(follow)  # an explicit mention in a reply is a question; no cooldown was used up
+    assert mentions_launch_date(follow.reply.await_args.kwargs["embed"].description)
+
+
+class Exploding:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def answer(self, question: str):
+        raise RuntimeError("engine exploded")
+
+
+async def test_after_a_failed_public_ask_only_the_member_sees_the_apology(bot, channel):
+    bot.services.asking.engine = Exploding(bot.settings)
+    interaction, order = ask_interaction(bot, channel), []
+    interaction.delete_original_response.side_effect = lambda: order.append("delete thinking")
+    interaction.followup.send.side_effect = lambda *args, **kwargs: order.append(("followup", kwargs["ephemeral"]))
+    await Ask(bot).ask.callback(Ask(bot), interaction, question=QUESTION)
+    assert interaction.response.defer.await_args.kwargs["ephemeral"] is False  # public "thinking…"
+    # A followup of a public deferral would be public whatever its flag: the thinking message goes first.
+    assert order == ["delete thinking", ("followup", True)]
+    assert interaction.followup.send.await_args.args[0] == APOLOGY
+
+
+def rejected() -> discord.HTTPException:
+    return discord.HTTPException(unittest.mock.MagicMock(status=400, reason="Bad Request"), "Invalid Form Body")
+
+
+async def test_an_answer_discord_rejects_is_not_counted_as_answered(bot, channel):
+    interaction = ask_interaction(bot, channel)
+    interaction.followup.send.side_effect = [rejected(), None]
+    await Ask(bot).ask.callback(Ask(bot), interaction, question=QUESTION)
+    message = mention(bot, channel, f"<@{bot.user.id}> Who filmed the launch?")
+    message.reply.side_effect = [rejected(), None]
+    await Ask(bot).on_message(message)
+    stats = bot.services.storage.stats("discord", str(channel.guild.id), since=0)
+    assert (stats.asked, stats.answered) == (0, 0)
+
+    delivered = ask_interaction(bot, channel)
+    await Ask(bot).ask.callback(Ask(bot), delivered, question="Where was the astronaut?")
+    assert bot.services.storage.stats("discord", str(channel.guild.id), since=0).answered == 1
+
+
+async def test_refusals_are_full_sentences_and_a_cooldown_is_called_a_cooldown(bot, channel):
+    empty = mention(bot, channel, f"<@{bot.user.id}>")
+    await Ask(bot).on_message(empty)
+    assert empty.reply.await_args.args[0] == (
+        "Please ask a question: the message was empty. Mention me with your question, or use `/ask`."
+    )
+    member = MockMember()
+    await ask(Ask(bot), ask_interaction(bot, channel, member), QUESTION)
+    call = await ask(Ask(bot), ask_interaction(bot, channel, member), QUESTION)
+    assert "cooldown" in call.args[0] and "too many questions" not in call.args[0]
+    assert re.fullmatch(r"[^.]+\. Please try again in \d+ s\.", call.args[0])

@@ -1,47 +1,56 @@
-"""Members ask: ``/ask question:`` and mentions of the bot in the channels a moderator enabled.
+"""Members ask: ``/ask question:`` and explicit mentions of the bot in the channels a moderator enabled.
 
-Before anything reaches the engine, three cheap in-memory checks run on the event loop: is the bot
-enabled here, is the question acceptable (empty, too long: the cap is stated), and is the member or
-the server over its rate (the reply says when to retry). The answer itself is computed in a worker
-thread, stored with its sources, and posted as an embed with the feedback buttons.
+The asking flow itself (refusals, limits, answering in a worker thread, storage) is the service's
+(``bot.service.asking``); this cog reads Discord's side of it: where the question came from, whether
+it was addressed to the bot at all, and how the answer is posted (an embed with the feedback
+buttons, as a reply or in a new thread). An answer counts as delivered only once Discord accepted it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import time
-from dataclasses import dataclass
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.answer import Answer
 from bot.core.question import clean_question
-from bot.discord.app import NO_MENTIONS, LaunchBot, channel_config
+from bot.discord.app import APOLOGY, NO_MENTIONS, PLATFORM, LaunchBot, channel_config
 from bot.discord.exts.feedback import answer_view
-from bot.discord.render import CONTENT_LIMIT, answer_embed, cut, stored_sources
-from bot.service.limits import retry_message
+from bot.discord.render import CONTENT_LIMIT, answer_embed
+from bot.service.asking import Asked
+from bot.service.storage import Origin
+from bot.service.text import cut
 
 logger = logging.getLogger(__name__)
 
 NOT_ENABLED = "I'm not enabled in this channel. A moderator can turn me on here with `/channel enable`."
+MENTION_HINT = "Mention me with your question, or use `/ask`."
 THREAD_NAME_LIMIT = 100
 
 
-@dataclass(frozen=True)
-class Reply:
-    """What to post for one question."""
+def origin(guild_id: int | None, channel: object, user_id: int) -> Origin:
+    """Where a Discord question came from: server, channel (a thread's parent) and thread."""
+    thread = isinstance(channel, discord.Thread)
+    channel_id = channel.parent_id if thread else getattr(channel, "id", None)
+    return Origin(
+        PLATFORM,
+        _text(guild_id),
+        _text(channel_id),
+        str(user_id),
+        thread_id=str(channel.id) if thread else None,
+    )
 
-    embed: discord.Embed
-    view: discord.ui.View
+
+def _text(value: int | None) -> str | None:
+    return None if value is None else str(value)
 
 
 class Ask(commands.Cog):
     def __init__(self, bot: LaunchBot) -> None:
         self.bot = bot
+        self.asking = bot.services.asking
 
     # ------------------------------------------------------------------ the two ways to ask
 
@@ -50,18 +59,42 @@ class Ask(commands.Cog):
     @app_commands.guild_only()
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         question = strip_mentions(question)
-        refusal = self.refusal(interaction.channel, interaction.guild_id, interaction.user.id, question)
+        where = origin(interaction.guild_id, interaction.channel, interaction.user.id)
+        config = channel_config(self.bot.channel_configs, interaction.channel)
+        refusal = self.asking.refusal(
+            question, where, enabled=config is not None and config.enabled, not_enabled=NOT_ENABLED
+        )
         await interaction.response.defer(ephemeral=refusal is not None, thinking=True)
         if refusal is not None:
             await interaction.followup.send(_own(refusal), ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
-        reply = await self.respond(question, interaction.guild_id, interaction.channel_id, interaction.user.id)
-        await interaction.followup.send(embed=reply.embed, view=reply.view, allowed_mentions=NO_MENTIONS)
+        try:
+            asked = await self.asking.answer(question, where)
+            await interaction.followup.send(
+                embed=answer_embed(asked.answer), view=_view(asked), allowed_mentions=NO_MENTIONS
+            )
+        except Exception as error:
+            await self._apologise_privately(interaction, error)
+            return
+        await self.asking.delivered(asked)
+
+    async def _apologise_privately(self, interaction: discord.Interaction, error: BaseException) -> None:
+        """The public "thinking…" message would turn any followup public: remove it, then apologise
+        in a message only the member sees."""
+        logger.error("/ask failed", exc_info=error)
+        try:
+            await interaction.delete_original_response()
+        except discord.HTTPException:
+            logger.warning("could not remove the public thinking message of a failed /ask", exc_info=True)
+        try:
+            await interaction.followup.send(APOLOGY, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            logger.warning("could not send the apology for /ask", exc_info=True)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         me = self.bot.user
-        if message.author.bot or message.guild is None or me is None or me not in message.mentions:
+        if message.author.bot or message.guild is None or me is None or not addressed_to(me.id, message):
             return
         config = channel_config(self.bot.channel_configs, message.channel)
         if config is None or not config.enabled:
@@ -73,73 +106,31 @@ class Ask(commands.Cog):
             await _reply_quietly(message, "Sorry — something went wrong on my side. Please try again later.")
 
     async def _answer_mention(self, message: discord.Message, question: str, mode: str) -> None:
-        refusal = self.refusal(message.channel, message.guild.id, message.author.id, question, mention=True)
+        where = origin(message.guild.id, message.channel, message.author.id)
+        refusal = self.asking.refusal(question, where, hint=MENTION_HINT)
         if refusal is not None:
             await _reply_quietly(message, refusal)
             return
         async with message.channel.typing():
-            reply = await self.respond(question, message.guild.id, message.channel.id, message.author.id)
+            asked = await self.asking.answer(question, where)
+        embed, view = answer_embed(asked.answer), _view(asked)
         if mode == "thread" and not isinstance(message.channel, discord.Thread):
             name = clean_question(question, len(question) + 1).text or "Question"
             thread = await message.create_thread(name=cut(name, THREAD_NAME_LIMIT))
-            await thread.send(embed=reply.embed, view=reply.view, allowed_mentions=NO_MENTIONS)
+            await thread.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
         else:
-            await message.reply(embed=reply.embed, view=reply.view, allowed_mentions=NO_MENTIONS, mention_author=False)
+            await message.reply(embed=embed, view=view, allowed_mentions=NO_MENTIONS, mention_author=False)
+        await self.asking.delivered(asked)
 
-    # ------------------------------------------------------------------ shared
 
-    def refusal(
-        self, channel: object, guild_id: int | None, user_id: int, question: str, *, mention: bool = False
-    ) -> str | None:
-        """Why this question will not be answered, or None. In memory only: it runs on the event loop."""
-        if not mention:
-            config = channel_config(self.bot.channel_configs, channel)
-            if config is None or not config.enabled:
-                return NOT_ENABLED
-        clean = clean_question(question, self.bot.settings.max_question_chars)
-        if clean.problem is not None:
-            hint = " Mention me with your question, or use `/ask`." if mention else ""
-            return clean.problem[0].upper() + clean.problem[1:] + hint
-        wait = self.bot.limiter.acquire(guild_id, user_id)
-        return retry_message(wait) if wait > 0 else None
+def addressed_to(bot_id: int, message: discord.Message) -> bool:
+    """A question is a message that mentions the bot in its text. A reply to the bot's answer also
+    lists the bot in ``mentions`` (the reply pings its author), but "thanks!" is not a question."""
+    return bot_id in message.raw_mentions
 
-    async def respond(self, question: str, guild_id: int | None, channel_id: int | None, user_id: int) -> Reply:
-        """Answer in a worker thread, store it (also off the loop), and build the message."""
-        async with self.bot.answer_slots:
-            started = time.perf_counter()
-            answer: Answer = await asyncio.to_thread(self.bot.engine.answer, question)
-            latency_ms = (time.perf_counter() - started) * 1000
-        self.bot.latencies.append(latency_ms)
-        question_id = await asyncio.to_thread(
-            self.bot.storage.record_question,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            user_id=user_id,
-            question=answer.question,
-            answered=answer.answered,
-            answer=answer.text,
-            sources=stored_sources(answer),
-            confidence=answer.confidence,
-            latency_ms=latency_ms,
-        )
-        self._log(question_id, answer, guild_id, user_id, latency_ms)
-        has_sources = bool(answer.sources or answer.closest)
-        return Reply(answer_embed(answer), answer_view(question_id, with_sources=has_sources))
 
-    def _log(self, question_id: int, answer: Answer, guild_id: int | None, user_id: int, latency_ms: float) -> None:
-        outcome = "answered" if answer.answered else "declined (unanswered)"
-        if self.bot.settings.discord.log_question_text:
-            logger.info(
-                "question %d %s in %.0f ms (guild %s, user %s): %r",
-                question_id,
-                outcome,
-                latency_ms,
-                guild_id,
-                user_id,
-                answer.question,
-            )
-        else:
-            logger.info("question %d %s in %.0f ms (guild %s)", question_id, outcome, latency_ms, guild_id)
+def _view(asked: Asked) -> discord.ui.View:
+    return answer_view(asked.question_id, with_sources=asked.has_sources)
 
 
 _MENTIONS = re.compile(r"<@[!&]?\d+>|<#\d+>|@(?:everyone|here)\b")

@@ -46,7 +46,7 @@ class SourcesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"launch
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            stored = await asyncio.to_thread(interaction.client.storage.get_answer, self.question_id)
+            stored = await asyncio.to_thread(interaction.client.services.storage.get_answer, self.question_id)
             if stored is None:
                 await send_private(interaction, GONE)
                 return
@@ -82,7 +82,7 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"launchbot
             await interaction.response.defer(ephemeral=True, thinking=True)
             vote, emoji = VOTES[self.direction]
             stored = await asyncio.to_thread(
-                interaction.client.storage.vote, self.question_id, interaction.user.id, vote
+                interaction.client.services.storage.vote, self.question_id, str(interaction.user.id), vote
             )
             await send_private(
                 interaction,

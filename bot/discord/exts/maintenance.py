@@ -2,8 +2,9 @@
 
 ``/reindex`` runs the engine's incremental build in a worker thread; the engine swaps the new index
 in atomically, refuses a second concurrent build (``IndexBusy``) and keeps the old index serving if
-the build fails, so this cog only has to report. A background loop also picks up an index rebuilt by
-``launchbot index`` in another process, so a CLI reindex needs no restart.
+the build fails, so this cog only has to report. An index rebuilt by ``launchbot index`` in another
+process is picked up by the shared reload loop (``bot.service.runtime``), so a CLI reindex needs no
+restart.
 """
 
 from __future__ import annotations
@@ -16,23 +17,18 @@ from typing import Literal
 
 import discord
 from discord import app_commands
-from discord.ext import commands, tasks
+from discord.ext import commands
 
 from bot.core.index import BuildReport, IndexBusy
 from bot.discord.app import NO_MENTIONS, LaunchBot, send_private
 from bot.discord.checks import maintainer_only, moderator_only
 from bot.discord.render import ANSWERED_COLOUR, DECLINED_COLOUR, FIELD_LIMIT, fit
+from bot.service.reports import latency_text
 
 logger = logging.getLogger(__name__)
 
 BUSY = "A reindex is already running; try again when it finishes."
 LISTED_DOCUMENTS = 20
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile of a non-empty list."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
 def _names(ids: list[str]) -> str:
@@ -58,22 +54,7 @@ def report_embed(report: BuildReport) -> discord.Embed:
 class Maintenance(commands.Cog):
     def __init__(self, bot: LaunchBot) -> None:
         self.bot = bot
-
-    async def cog_load(self) -> None:
-        self.reload_loop.change_interval(seconds=self.bot.settings.discord.reload_check_seconds)
-        self.reload_loop.start()
-
-    async def cog_unload(self) -> None:
-        self.reload_loop.cancel()
-
-    @tasks.loop(seconds=5)
-    async def reload_loop(self) -> None:
-        """Serve an index that ``launchbot index`` swapped in from another process."""
-        try:
-            if await asyncio.to_thread(self.bot.engine.reload_if_changed):
-                logger.info("picked up a new index: %s", self.bot.engine.index.path.name)
-        except Exception:
-            logger.exception("checking for a new index failed; still serving the current one")
+        self.engine = bot.services.engine
 
     @app_commands.command(name="reindex", description="Re-read the knowledge folder and swap in the new index")
     @app_commands.describe(rebuild="Re-embed every document instead of only new and changed ones")
@@ -82,7 +63,7 @@ class Maintenance(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         logger.info("reindex requested (rebuild=%s) in guild %s", rebuild, interaction.guild_id)
         try:
-            report = await asyncio.to_thread(self.bot.engine.reindex, rebuild)
+            report = await asyncio.to_thread(self.engine.reindex, rebuild)
         except IndexBusy:
             await send_private(interaction, BUSY)
             return
@@ -101,7 +82,7 @@ class Maintenance(commands.Cog):
     @moderator_only()
     async def sources(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        manifest = self.bot.engine.index.manifest
+        manifest = self.engine.index.manifest
         documents = list(manifest["documents"].items())
         lines = [
             f"`{meta['chunks']:>3}` chunks — {fit(meta['title'], 150)}" for _, meta in documents[:LISTED_DOCUMENTS]
@@ -123,7 +104,7 @@ class Maintenance(commands.Cog):
     @moderator_only()
     async def status(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        engine = self.bot.engine
+        engine = self.engine
         freshness = await asyncio.to_thread(engine.freshness)
         manifest = engine.index.manifest
         embed = discord.Embed(title="launchbot status", colour=DECLINED_COLOUR if freshness.stale else ANSWERED_COLOUR)
@@ -138,20 +119,11 @@ class Maintenance(commands.Cog):
         stale = " — run /reindex" if freshness.stale else ""
         embed.add_field(name="Freshness", value=fit(freshness.describe(), 900) + stale, inline=False)
         embed.add_field(name="Model", value=fit(str(manifest["model"]), FIELD_LIMIT), inline=False)
-        embed.add_field(name="Uptime", value=str(timedelta(seconds=int(time.time() - self.bot.started))))
-        embed.add_field(name="Answer latency", value=self._latency_text())
+        embed.add_field(name="Uptime", value=str(timedelta(seconds=int(time.time() - self.bot.services.started))))
+        embed.add_field(name="Answer latency", value=latency_text(list(self.bot.services.latencies)))
         gateway = self.bot.latency * 1000
         embed.add_field(name="Gateway", value=f"{gateway:.0f} ms" if gateway == gateway else "—")
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
-
-    def _latency_text(self) -> str:
-        values = list(self.bot.latencies)
-        if not values:
-            return "no questions yet"
-        return (
-            " · ".join(f"p{int(share * 100)} {percentile(values, share):.0f} ms" for share in (0.5, 0.9, 0.99))
-            + f" (n={len(values)})"
-        )
 
     @app_commands.command(name="sync", description="Publish the slash commands (global takes up to an hour)")
     @app_commands.describe(scope="guild: the configured development server; global: every server")

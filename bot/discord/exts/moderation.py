@@ -8,60 +8,23 @@ questions plus answers voted down more than up, exportable as CSV.
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import logging
-import time
-from datetime import UTC, datetime
 from typing import Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.app import NO_MENTIONS, LaunchBot, send_private
+from bot.discord.app import NO_MENTIONS, PLATFORM, LaunchBot, send_private
 from bot.discord.checks import moderator_only
 from bot.discord.render import ANSWERED_COLOUR, FIELD_LIMIT, fit
-from bot.service.storage import Gap
+from bot.service.reports import date_text, gaps_csv, since
 
 logger = logging.getLogger(__name__)
 
-DAY = 86_400
 MODE_HELP = {"mention": "answers mentions with a reply", "thread": "answers mentions in a new thread"}
 SHOWN_GAPS = 15
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _since(days: int) -> float:
-    return time.time() - days * DAY
-
-
-def _date(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _csv_cell(text: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas: a question must stay text."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def gaps_csv(gaps: list[Gap]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["id", "asked_utc", "question", "outcome", "confidence", "thumbs_up", "thumbs_down"])
-    for gap in gaps:
-        writer.writerow(
-            [
-                gap.id,
-                _date(gap.created),
-                _csv_cell(gap.question),
-                "answered" if gap.answered else "declined",
-                f"{gap.confidence:.3f}",
-                gap.up,
-                gap.down,
-            ]
-        )
-    return buffer.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
 
 
 class Moderation(commands.Cog):
@@ -83,7 +46,9 @@ class Moderation(commands.Cog):
         target = channel or interaction.channel
         if isinstance(target, discord.Thread):
             target = target.parent or target
-        config = await asyncio.to_thread(self.bot.storage.set_channel, target.id, interaction.guild_id, **change)
+        config = await asyncio.to_thread(
+            self.bot.services.storage.set_chat, PLATFORM, str(target.id), str(interaction.guild_id), **change
+        )
         self.bot.channel_configs[target.id] = config
         logger.info("channel %s in guild %s set to %s", target.id, interaction.guild_id, change)
         return target
@@ -122,7 +87,9 @@ class Moderation(commands.Cog):
     async def list_channels(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         mine = {
-            cid: c for cid, c in self.bot.channel_configs.items() if c.guild_id == interaction.guild_id and c.enabled
+            cid: c
+            for cid, c in self.bot.channel_configs.items()
+            if c.community_id == str(interaction.guild_id) and c.enabled
         }
         lines = [f"<#{cid}> — {MODE_HELP[c.mode]}" for cid, c in sorted(mine.items())]
         await send_private(
@@ -135,7 +102,9 @@ class Moderation(commands.Cog):
     @moderator_only()
     async def stats(self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 3650] = 7) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        stats = await asyncio.to_thread(self.bot.storage.stats, interaction.guild_id, _since(days))
+        stats = await asyncio.to_thread(
+            self.bot.services.storage.stats, PLATFORM, str(interaction.guild_id), since(days)
+        )
         embed = discord.Embed(title=f"Last {days} day(s)", colour=ANSWERED_COLOUR)
         embed.add_field(name="Asked", value=str(stats.asked))
         embed.add_field(name="Answered", value=str(stats.answered))
@@ -155,12 +124,12 @@ class Moderation(commands.Cog):
         export: bool = False,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        gaps = await asyncio.to_thread(self.bot.storage.gaps, interaction.guild_id, _since(days))
+        gaps = await asyncio.to_thread(self.bot.services.storage.gaps, PLATFORM, str(interaction.guild_id), since(days))
         if not gaps:
             await send_private(interaction, f"Nothing unanswered or voted down in the last {days} day(s).")
             return
         lines = [
-            f"`{_date(g.created)}` {'👎' if g.answered else '∅'} {fit(g.question, 150)}" for g in gaps[:SHOWN_GAPS]
+            f"`{date_text(g.created)}` {'👎' if g.answered else '∅'} {fit(g.question, 150)}" for g in gaps[:SHOWN_GAPS]
         ]
         more = f"\n…and {len(gaps) - SHOWN_GAPS} more" if len(gaps) > SHOWN_GAPS else ""
         embed = discord.Embed(

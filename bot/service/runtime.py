@@ -1,0 +1,100 @@
+"""What one process shares among its front ends: one engine, one database, one rate limiter, one
+asking flow, and one loop that picks up an index rebuilt by ``launchbot index`` in another process.
+
+``launchbot serve`` builds one ``Services`` and hands it to the Discord client and the Telegram
+application alike; ``start_reloading`` is idempotent, so whichever front end starts first starts
+the loop and the others share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable
+
+from bot.config import Settings
+from bot.core.engine import Engine
+from bot.service.asking import Asking
+from bot.service.limits import RateLimiter
+from bot.service.logs import install_redaction, verbose_logging
+from bot.service.storage import Storage, open_storage
+
+logger = logging.getLogger(__name__)
+
+
+class Services:
+    def __init__(self, settings: Settings, engine: Engine, storage: Storage) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.storage = storage
+        chat = settings.chat
+        self.limiter = RateLimiter(chat.user_cooldown_seconds, chat.questions_per_minute)
+        self.asking = Asking(
+            engine,
+            storage,
+            self.limiter,
+            answer_workers=chat.answer_workers,
+            log_question_text=chat.log_question_text,
+        )
+        self.started = time.time()
+        self._reloading: asyncio.Task | None = None
+
+    @property
+    def latencies(self):
+        return self.asking.latencies
+
+    async def reload_once(self) -> bool:
+        """Serve an index that ``launchbot index`` swapped in from another process; True if it did.
+        A failed check keeps the current index serving."""
+        try:
+            if await asyncio.to_thread(self.engine.reload_if_changed):
+                logger.info("picked up a new index: %s", self.engine.index.path.name)
+                return True
+        except Exception:
+            logger.exception("checking for a new index failed; still serving the current one")
+        return False
+
+    def start_reloading(self) -> None:
+        """Check for a new index every ``chat.reload_check_seconds``, once per process."""
+        if self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.get_running_loop().create_task(self._reload_forever(), name="index reload")
+
+    async def stop_reloading(self) -> None:
+        task, self._reloading = self._reloading, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _reload_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.chat.reload_check_seconds)
+            await self.reload_once()
+
+
+def run_services(
+    settings: Settings,
+    main: Callable[[Services], Awaitable[None]],
+    *,
+    secrets: Iterable[str] = (),
+    engine: Engine | None = None,
+) -> None:
+    """Open the engine (building or updating the index if needed) and the database, run ``main``
+    on a new event loop until it returns or Ctrl-C, then close the database. ``secrets`` are
+    redacted from every log line; ``engine``: an opened engine to serve instead (tests)."""
+    verbose_logging()
+    for secret in secrets:
+        install_redaction(secret)
+    if engine is None:
+        engine = Engine(settings)
+        engine.open(notify=lambda message: print(message, file=sys.stderr))
+    storage = open_storage(settings.chat.database)
+    try:
+        asyncio.run(main(Services(settings, engine, storage)))
+    except KeyboardInterrupt:
+        logger.info("stopped")
+    finally:
+        storage.close()

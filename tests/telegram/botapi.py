@@ -1,0 +1,198 @@
+"""A Bot API server in a box for the Telegram tests: a ``telegram.request.BaseRequest`` that records
+every call python-telegram-bot makes and answers it as Telegram would, and updates as Telegram sends
+them. The real ``Application`` runs on top; nothing in the library is patched and nothing leaves
+the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.request import BaseRequest, RequestData
+
+BOT_ID = 7_000_000_001
+BOT_USERNAME = "launchbot_test_bot"
+TOKEN = "7000000001:AAF-not-a-real-token-but-secret-xyz"
+ADMIN_FIELDS = dict.fromkeys(
+    [
+        "can_be_edited",
+        "is_anonymous",
+        "can_manage_chat",
+        "can_delete_messages",
+        "can_manage_video_chats",
+        "can_restrict_members",
+        "can_promote_members",
+        "can_change_info",
+        "can_invite_users",
+        "can_post_stories",
+        "can_edit_stories",
+        "can_delete_stories",
+    ],
+    False,
+)
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+class BotAPI(BaseRequest):
+    """Answers getMe, sendMessage, getChatMember... and records them. ``admins``: the (chat, user)
+    pairs getChatMember reports as administrators; ``retry_after``: method -> seconds, answered
+    once with Telegram's 429 "Too Many Requests: retry after N"."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.admins: set[tuple[int, int]] = set()
+        self.retry_after: dict[str, int] = {}
+        self._message_ids = itertools.count(5000)
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 5.0
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        name = url.rsplit("/", 1)[-1]
+        params = dict(request_data.parameters) if request_data else {}
+        files = {}
+        if request_data is not None and request_data.contains_files:
+            files = {key: value[1] for key, value in request_data.multipart_data.items() if isinstance(value, tuple)}
+        self.calls.append(Call(name, params, time.monotonic(), files))
+        if name == "getUpdates":
+            await asyncio.sleep(0.05)  # long polling with nothing new: Telegram holds the request
+        if name in self.retry_after:
+            seconds = self.retry_after.pop(name)
+            body = {
+                "ok": False,
+                "error_code": 429,
+                "description": f"Too Many Requests: retry after {seconds}",
+                "parameters": {"retry_after": seconds},
+            }
+            return 429, json.dumps(body).encode()
+        return 200, json.dumps({"ok": True, "result": self._result(name, params)}).encode()
+
+    def _result(self, name: str, params: dict[str, Any]) -> Any:
+        if name == "getUpdates":
+            return []
+        if name == "getMe":
+            return {
+                **BOT,
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": True,
+            }
+        if name in {"sendMessage", "sendDocument"}:
+            chat_id = int(params["chat_id"])
+            message = {
+                "message_id": next(self._message_ids),
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+                "from": BOT,
+            }
+            if "text" in params:
+                message["text"] = params["text"]
+            return message
+        if name == "getChatMember":
+            key = (int(params["chat_id"]), int(params["user_id"]))
+            user = {"id": key[1], "is_bot": False, "first_name": "Member"}
+            if key in self.admins:
+                return {"status": "administrator", "user": user, **ADMIN_FIELDS}
+            return {"status": "member", "user": user}
+        return True
+
+    def sent(self, method: str = "sendMessage") -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+
+BOT = {"id": BOT_ID, "is_bot": True, "first_name": "Launchbot", "username": BOT_USERNAME}
+_update_ids = itertools.count(1)
+_message_ids = itertools.count(100)
+GROUP_ID = -1001234567890
+
+
+def user(user_id: int, name: str = "Member") -> dict:
+    return {"id": user_id, "is_bot": False, "first_name": name, "language_code": "en"}
+
+
+def chat(chat_id: int) -> dict:
+    if chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": "Member"}
+    return {"id": chat_id, "type": "supergroup", "title": "Launch fans", "is_forum": True}
+
+
+def message(text: str, *, chat_id: int, user_id: int, reply_to: dict | None = None, topic: int | None = None) -> dict:
+    """A message update as Telegram sends it: entities for a leading /command and @mentions."""
+    entities = []
+    if text.startswith("/"):
+        entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
+    start = text.find("@" + BOT_USERNAME)
+    if start >= 0 and not text.startswith("/"):
+        entities.append({"type": "mention", "offset": _utf16(text[:start]), "length": len(BOT_USERNAME) + 1})
+    body: dict[str, Any] = {
+        "message_id": next(_message_ids),
+        "from": user(user_id),
+        "chat": chat(chat_id),
+        "date": int(time.time()),
+        "text": text,
+    }
+    if entities:
+        body["entities"] = entities
+    if reply_to is not None:
+        body["reply_to_message"] = reply_to
+    if topic is not None:
+        body["message_thread_id"] = topic
+        body["is_topic_message"] = True
+    return {"update_id": next(_update_ids), "message": body}
+
+
+def bot_message(chat_id: int, text: str = "“The ship was launched from Baikonur.” [1]") -> dict:
+    """One of the bot's own messages, as it appears in ``reply_to_message``."""
+    return {
+        "message_id": next(_message_ids),
+        "from": BOT,
+        "chat": chat(chat_id),
+        "date": int(time.time()),
+        "text": text,
+    }
+
+
+def inline_query(text: str, *, user_id: int) -> dict:
+    return {
+        "update_id": next(_update_ids),
+        "inline_query": {"id": str(next(_message_ids)), "from": user(user_id), "query": text, "offset": ""},
+    }
+
+
+def callback(data: str, *, user_id: int, chat_id: int) -> dict:
+    return {
+        "update_id": next(_update_ids),
+        "callback_query": {
+            "id": str(next(_message_ids)),
+            "from": user(user_id),
+            "chat_instance": "-42",
+            "data": data,
+            "message": bot_message(chat_id),
+        },
+    }
+
+
+def _utf16(text: str) -> int:
+    """Telegram counts entity offsets in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
