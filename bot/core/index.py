@@ -472,7 +472,7 @@ def _build(
 # previous version by a 16-byte digest, not kept as dictionary keys; the previous version's vectors
 # are read from its files block by block, never loaded whole. Peak: about the loaded index's size.
 
-_BLOCK = 16_384  # rows read or embedded at a time
+_BLOCK = 4096  # rows read or embedded at a time
 _NEW, _DUPLICATE = -1, -2  # a row's source besides an old row: embed it, or copy an earlier new row
 
 
