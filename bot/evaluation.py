@@ -1,9 +1,13 @@
 """``launchbot eval``: score the bot on a question set, so answer quality is measured, not assumed.
 
-Two formats:
+Three formats:
 - the launch YAML (``tests/data/dev_qa.yaml``): questions over the configured knowledge base, each
   with strings the answer must contain (``expect_any``) and a quoted source must contain
   (``source_has``), or ``answerable: false``;
+- follow-up dialogues (``tests/data/dialogues.yaml``): a ``dialogues`` list, each one conversation
+  asked in order through ``Engine.answer(question, history)``; turns with ``expect_any`` or
+  ``answerable`` are scored like the launch set, except that the FIRST quoted sentence must hold
+  the fact; other turns only set the context;
 - SQuAD 1.1 / 2.0 / XQuAD JSON: every article becomes a document (title kept, paragraphs separated
   by blank lines) in a scratch knowledge base under ``data/eval/``, indexed once and reused.
 
@@ -29,6 +33,7 @@ import yaml
 
 from bot.config import Settings
 from bot.core.answer import Answer
+from bot.core.conversation import Turn, quoted_sentences, turn_of
 from bot.service.reports import percentile
 
 SCRATCH = Path("data/eval")
@@ -60,11 +65,15 @@ def fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def judge(item: Item, answer: Answer) -> bool:
-    """Whether the answer's content is right, leaving aside whether it was declined."""
+def judge(item: Item, answer: Answer, first_quote: bool = False) -> bool:
+    """Whether the answer's content is right, leaving aside whether it was declined. ``first_quote``:
+    the fact must be in the first quoted sentence, the one a reader sees first."""
     if not item.answerable:
         return True
     text = fold(answer.text)
+    if first_quote:
+        quotes = quoted_sentences(answer.text)
+        text = fold(quotes[0]) if quotes else ""
     expected = [fold(e) for e in item.expect_any if fold(e) in text]
     if not expected:
         return False
@@ -94,6 +103,57 @@ def load_yaml_set(path: Path) -> list[Item]:
             )
         )
     return items
+
+
+@dataclass
+class Dialogue:
+    id: str
+    turns: list[Item]
+    scored: list[bool]  # turns without expectations only set the context
+
+
+def load_dialogues(path: Path) -> list[Dialogue]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("dialogues"), list):
+        raise ValueError(f"{path}: expected a mapping with a 'dialogues' list")
+    dialogues = []
+    for number, raw in enumerate(data["dialogues"], start=1):
+        name = str(raw.get("id", number)) if isinstance(raw, dict) else str(number)
+        if not isinstance(raw, dict) or not isinstance(raw.get("turns"), list) or not raw["turns"]:
+            raise ValueError(f"{path}: dialogue {name} has no 'turns' list")
+        turns, scored = [], []
+        for position, turn in enumerate(raw["turns"], start=1):
+            if not isinstance(turn, dict) or not isinstance(turn.get("question"), str):
+                raise ValueError(f"{path}: dialogue {name} turn {position} has no 'question'")
+            turns.append(
+                Item(
+                    f"{name}#{position}",
+                    turn["question"],
+                    bool(turn.get("answerable", True)),
+                    list(turn.get("expect_any", [])),
+                    list(turn.get("source_has", [])),
+                )
+            )
+            scored.append("expect_any" in turn or "answerable" in turn)
+        dialogues.append(Dialogue(name, turns, scored))
+    return dialogues
+
+
+def evaluate_dialogues(
+    dialogues: list[Dialogue], answer: Callable[[str, list[Turn]], Answer], max_turns: int
+) -> list[Outcome]:
+    """Each dialogue as one conversation; the outcomes of its scored turns, judged on the first quote."""
+    outcomes = []
+    for dialogue in dialogues:
+        history: list[Turn] = []
+        for item, scored in zip(dialogue.turns, dialogue.scored, strict=True):
+            started = time.perf_counter()
+            result = answer(item.question, history)
+            seconds = time.perf_counter() - started
+            history = [*history, turn_of(result)][-max_turns:] if max_turns else []
+            if scored:
+                outcomes.append(Outcome(item, result, seconds, judge(item, result, first_quote=True)))
+    return outcomes
 
 
 def squad_corpus(path: Path) -> tuple[dict[str, str], list[Item]]:
@@ -226,17 +286,28 @@ def run_eval(args: Any, settings: Settings) -> int:
     if not path.is_file():
         raise FileNotFoundError(f"question set not found: {path}")
     squad = path.suffix.lower() == ".json"
+    dialogues = None
     if squad:
         documents, items = squad_corpus(path)
         settings = squad_settings(path, settings, documents, settings.home / SCRATCH)
+    elif "dialogues" in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}):
+        dialogues = load_dialogues(path)[: args.limit or None]
+        items = [item for dialogue in dialogues for item in dialogue.turns]
     else:
         items = load_yaml_set(path)
     if args.limit:
         items = items[: args.limit]
     threshold = settings.min_confidence
-    engine = Engine(settings.model_copy(update={"min_confidence": -1.0}))
-    engine.open(notify=lambda message: print(message, file=sys.stderr))
-    outcomes = evaluate(items, engine.answer, progress=squad)
+    if dialogues is not None:
+        # A declined turn lends no context to the next, so the conversation runs at the real threshold.
+        engine = Engine(settings)
+        engine.open(notify=lambda message: print(message, file=sys.stderr))
+        outcomes = evaluate_dialogues(dialogues, engine.answer, settings.chat.conversation_turns)
+        items = [outcome.item for outcome in outcomes]
+    else:
+        engine = Engine(settings.model_copy(update={"min_confidence": -1.0}))
+        engine.open(notify=lambda message: print(message, file=sys.stderr))
+        outcomes = evaluate(items, engine.answer, progress=squad)
     failures = [o for o in outcomes if not o.hit(threshold)]
     shown = failures if not squad else failures[:10]
     for outcome in shown:

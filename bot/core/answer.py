@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import regex
 
+from bot.core.conversation import Context
 from bot.core.index import KnowledgeIndex
 from bot.core.lexical import tokenize
 from bot.core.question import clean_question
@@ -149,13 +150,16 @@ class AnswerSettings:
     max_question_chars: int = 500
 
 
-def answer_question(question: object, retriever: Retriever, settings: AnswerSettings) -> Answer:
-    """The whole answering path for one question; never raises for bad input."""
+def answer_question(
+    question: object, retriever: Retriever, settings: AnswerSettings, context: Context | None = None
+) -> Answer:
+    """The whole answering path for one question; never raises for bad input. ``context``: what a
+    follow-up leans on (bot/core/conversation.py), retrieved and scored below its own words."""
     clean = clean_question(question, settings.max_question_chars)
     shown = question if isinstance(question, str) else repr(question)
     if clean.text is None:
         return Answer(shown, False, clean.problem or DECLINE, problem=clean.code)
-    query = retriever.query(clean.text)
+    query = retriever.query(clean.text, context)
     hits = retriever.search(query, settings.top_k)
     if not hits:
         return Answer(clean.text, False, DECLINE)
@@ -254,9 +258,7 @@ def _overlap(index: KnowledgeIndex, query: Query, sentence_id: int) -> float:
         if 0 <= neighbour < len(index.sentences) and index.sentences[neighbour].doc_id == doc_id:
             around.extend(index.sentence_terms(neighbour))
     lexicon = index.lexicon
-    return OWN_OVERLAP_SHARE * lexicon.coverage(query.terms, own) + (1 - OWN_OVERLAP_SHARE) * lexicon.coverage(
-        query.terms, around
-    )
+    return OWN_OVERLAP_SHARE * query.coverage(lexicon, own) + (1 - OWN_OVERLAP_SHARE) * query.coverage(lexicon, around)
 
 
 def question_cues(question: str) -> set[str]:

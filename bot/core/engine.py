@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.core.answer import Answer, AnswerSettings, answer_question
+from bot.core.conversation import Turn, context_for
 from bot.core.embedding import Embedder
 from bot.core.index import (
     BuildReport,
@@ -24,16 +25,14 @@ from bot.core.index import (
     IndexMissing,
     IndexSettings,
     KnowledgeIndex,
-    build_index,
     build_running,
-    current_version,
     freshness,
-    load_index,
     version_order,
     wait_for_build,
 )
 from bot.core.knowledge import load_documents
 from bot.core.retrieval import Retriever
+from bot.core.store import index_store
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +53,11 @@ class Engine:
         self.embedder = embedder or Embedder(
             settings.model, settings.batch_size, settings.embedding_backend, settings.onnx_cache_dir
         )
+        self.store = index_store(settings)
         self._live: _Live | None = None
         self._reindexing = threading.Lock()  # one reindex at a time in this process
         self._swapping = threading.Lock()  # loading and installing a version, by reindex or reload
+        self._watching = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -98,12 +99,17 @@ class Engine:
                 self._reindex_or_serve(notify)
         else:
             stale = self.freshness()
-            if stale.stale:
-                if build_running(index_dir):
-                    notify(_BEING_UPDATED.format(index_dir=index_dir))
-                else:
-                    notify(f"The index is out of date ({stale.describe()}): updating it…")
-                    self._reindex_or_serve(notify)
+            if stale.stale and self.store.shared:
+                # Every process of a shared index opens it: one rebuilding on its own would race the
+                # others and could build from a knowledge directory this machine does not have.
+                notify(
+                    f"The shared index is out of date here ({stale.describe()}): run `launchbot index` to update it."
+                )
+            elif stale.stale and build_running(index_dir):
+                notify(_BEING_UPDATED.format(index_dir=index_dir))
+            elif stale.stale:
+                notify(f"The index is out of date ({stale.describe()}): updating it…")
+                self._reindex_or_serve(notify)
         self.embedder.encode_query("warm-up")
 
     def _reindex_or_serve(self, notify: Callable[[str], None]) -> None:
@@ -117,8 +123,15 @@ class Engine:
                 notify(_BEING_UPDATED.format(index_dir=self.settings.index_dir))
 
     def load(self) -> None:
-        """Serve the index on disk as it is (IndexMissing / IndexCorrupt if it cannot be read)."""
-        self._install(load_index(self.settings.index_dir))
+        """Serve the live index as it is (IndexMissing / IndexCorrupt if it cannot be read)."""
+        self._install(self.store.load())
+
+    def watch(self) -> None:
+        """Reload as soon as another process swaps in a new version, where the store can tell
+        (PostgreSQL's NOTIFY); the FAISS store is polled by the front ends instead. Idempotent."""
+        if not self._watching:
+            self._watching = True
+            self.store.watch(self.reload_if_changed)
 
     @property
     def index(self) -> KnowledgeIndex:
@@ -150,11 +163,14 @@ class Engine:
 
     # ------------------------------------------------------------------ work
 
-    def answer(self, question: object) -> Answer:
+    def answer(self, question: object, history: Sequence[Turn] | None = None) -> Answer:
+        """Answer ``question``; ``history``: the earlier turns of its conversation, oldest first. A
+        follow-up that leans on them is retrieved with their words; one that stands alone ignores them."""
         live = self._live
         if live is None:
             raise IndexMissing("the engine has no index loaded: call open() first")
-        return answer_question(question, live.retriever, self.answer_settings)
+        context = context_for(question, history) if isinstance(question, str) else None
+        return answer_question(question, live.retriever, self.answer_settings, context)
 
     def reindex(self, rebuild: bool = False, progress: bool = False) -> BuildReport:
         """Build and swap in a new index. Raises IndexBusy if a build is already running here or
@@ -162,9 +178,8 @@ class Engine:
         if not self._reindexing.acquire(blocking=False):
             raise IndexBusy("a reindex is already running; try again when it finishes")
         try:
-            report = build_index(
+            report = self.store.build(
                 self.settings.knowledge_dir,
-                self.settings.index_dir,
                 self.embedder,
                 self.index_settings,
                 rebuild=rebuild,
@@ -172,7 +187,7 @@ class Engine:
                 progress=progress,
             )
             with self._swapping:
-                self._install(load_index(self.settings.index_dir))
+                self._install(self.store.load())
             return report
         finally:
             self._reindexing.release()
@@ -183,9 +198,9 @@ class Engine:
         if self._live is None or self._reindexing.locked() or not self._swapping.acquire(blocking=False):
             return False
         try:
-            version = current_version(self.settings.index_dir)
+            version = self.store.current_version()
             if version is None or version_order(version) <= version_order(self._live.index.path):
                 return False
-            return self._install(load_index(self.settings.index_dir))
+            return self._install(self.store.load())
         finally:
             self._swapping.release()

@@ -190,7 +190,7 @@ def test_engine_refuses_a_second_concurrent_reindex(settings, embedder, monkeypa
         release.wait(10)
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr("bot.core.engine.build_index", slow_build)
+    monkeypatch.setattr("bot.core.store.build_index", slow_build)
     worker = threading.Thread(target=engine.reindex)
     worker.start()
     try:
@@ -263,18 +263,18 @@ def test_reload_waits_for_a_reindex_and_never_installs_an_older_version(settings
     (settings.knowledge_dir / "docking.md").write_text(NEW_DOC, encoding="utf-8")
     build(settings, embedder)  # another process: CURRENT moves on
     reloaded_during_build: list[bool] = []
-    real_build = index_module.build_index
+    real_build = engine.store.build
 
     def build_and_try_reload(*args, **kwargs):
         reloaded_during_build.append(engine.reload_if_changed())
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr("bot.core.engine.build_index", build_and_try_reload)
+    monkeypatch.setattr(engine.store, "build", build_and_try_reload)
     engine.reindex()
     assert reloaded_during_build == [False]  # one lock: no reload while this engine reindexes
     newest = engine.index.path
     older = sorted(p for p in settings.index_dir.glob("v*") if p != newest)[-1]
-    monkeypatch.setattr("bot.core.engine.current_version", lambda _: older)  # a stale read of CURRENT
+    monkeypatch.setattr(engine.store, "current_version", lambda: older)  # a stale read of CURRENT
     assert not engine.reload_if_changed()
     assert engine.index.path == newest
 
