@@ -297,7 +297,7 @@ def load_settings(config: Path | None = None, *, home: Path | None = None, **ove
     settings._origin = (
         f"settings from {config_file}"
         if config_file
-        else f"no {CONFIG_NAME} in {looked}; defaults relative to {base} (set --home or LAUNCHBOT_HOME)"
+        else f"no {CONFIG_NAME} in {looked}; defaults relative to {base}; set --home or LAUNCHBOT_HOME"
     )
     return settings
 

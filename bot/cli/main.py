@@ -166,7 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not isinstance(exc, IndexProblem | ModelLoadError | FileNotFoundError | ValueError) and not from_database:
             raise
         logger.debug("details", exc_info=True)
-        hint = f" ({settings.origin})" if isinstance(exc, FileNotFoundError) and settings is not None else ""
+        from bot.core.index import IndexMissing
+
+        lost = isinstance(exc, FileNotFoundError | IndexMissing) and settings is not None
+        hint = f" ({settings.origin})" if lost else ""
         print(f"launchbot: {exc}{hint}", file=sys.stderr)
         return EXIT_PROBLEM
 
