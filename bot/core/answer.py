@@ -159,7 +159,7 @@ def answer_question(
     clean = clean_question(question, settings.max_question_chars)
     shown = question if isinstance(question, str) else repr(question)
     if clean.text is None:
-        return Answer(shown, False, clean.problem or DECLINE, problem=clean.problem)
+        return Answer(shown, False, clean.problem or DECLINE, problem=clean.code)
     query = retriever.query(clean.text, context)
     hits = retriever.search(query, settings.top_k)
     if not hits:
