@@ -313,7 +313,7 @@ class PostgresIndexStore:
             reused = len(unique & cache.keys())
             missing = sorted(unique - cache.keys())
             if missing:
-                cache.update(zip(missing, embedder.encode(missing, progress=progress), strict=True))
+                cache.update(zip(missing, embedder.encode_passages(missing, progress=progress), strict=True))
             tokenized = tokenize_many(chunk_texts)
             # As make_faiss_index decides for each FAISS index: HNSW only for a table above the threshold.
             hnsw = [
@@ -517,6 +517,7 @@ def _manifest(loaded, chunking, embedder: Embedder, settings: IndexSettings, hns
         "store": "postgres",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": embedder.name,
+        "backend": settings.backend,
         "dimension": embedder.dimension,
         "settings": settings.fingerprint(),
         "index_type": "hnsw" if "chunks" in hnsw else "flat",
