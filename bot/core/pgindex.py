@@ -311,7 +311,7 @@ class PostgresIndexStore:
             reused = len(unique & cache.keys())
             missing = sorted(unique - cache.keys())
             if missing:
-                cache.update(zip(missing, embedder.encode(missing, progress=progress), strict=True))
+                cache.update(zip(missing, embedder.encode_passages(missing, progress=progress), strict=True))
             tokenized = tokenize_many(chunk_texts)
             hnsw = len(chunk_texts) > settings.hnsw_threshold or len(sentence_texts) > settings.hnsw_threshold
             name = f"v{time.time_ns()}-{uuid.uuid4().hex[:8]}"
@@ -510,6 +510,7 @@ def _manifest(loaded, chunking, embedder: Embedder, settings: IndexSettings, hns
         "store": "postgres",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": embedder.name,
+        "backend": settings.backend,
         "dimension": embedder.dimension,
         "settings": settings.fingerprint(),
         "index_type": "hnsw" if hnsw else "flat",

@@ -242,7 +242,7 @@ async def test_a_failed_reindex_keeps_the_old_index_and_a_cli_reindex_is_picked_
         def __init__(self, inner) -> None:
             self.name, self.dimension = inner.name, inner.dimension
 
-        def encode(self, texts, progress=False):
+        def encode_passages(self, texts, progress=False):
             raise RuntimeError("embedding exploded")
 
     def failing_build(knowledge_dir, index_dir, embedder, *args, **kwargs):
