@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--postgres-vectors", type=int, help="pgvector HNSW size (full run: 200,000; 1,000,000 builds ~6 min)"
     )
+    parser.add_argument("--corpus-chunks", type=int, help="size of the synthetic corpus (full run: 100,000)")
     parser.add_argument(
         "--only-postgres", action="store_true", help="only the PostgreSQL sections (writes RESULTS-postgres.md)"
     )
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     if args.postgres_vectors:
         sizes = dataclasses.replace(sizes, postgres_vectors=args.postgres_vectors)
+    if args.corpus_chunks:
+        sizes = dataclasses.replace(sizes, corpus_chunks=args.corpus_chunks, corpus_questions=100)
     results = run_models(sizes) if args.models else run(sizes, only_postgres=args.only_postgres)
     print(table(results))
     path = write_json(results, command)

@@ -65,7 +65,7 @@ class HashEmbedder:
     dimension = 384
     backend = "hash"
 
-    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
@@ -73,10 +73,8 @@ class HashEmbedder:
         out /= np.linalg.norm(out, axis=1, keepdims=True)
         return out
 
-    encode_passages = encode
-
     def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+        return self.encode_passages([text])[0]
 
 
 def _status(field: str) -> int:
