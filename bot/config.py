@@ -98,8 +98,9 @@ class Settings(BaseSettings):
     cross_script_dense_weight: float = Field(0.25, ge=0.0, le=1.0)
 
     answer_chars: int = Field(500, ge=80)
-    follow_ratio: float = Field(0.8, ge=0.0, le=1.0)
+    follow_ratio: float = Field(0.7, ge=0.0, le=1.0)
     min_confidence: float = 0.30
+    answer_threshold: float | None = None
     max_question_chars: int = Field(500, ge=10)
 
     chat: ChatSettings = ChatSettings()

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.core.answer import Answer, AnswerSettings, answer_question
+from bot.core.aliases import load_aliases
+from bot.core.answer import Answer, AnswerSettings, Helpers, answer_question
+from bot.core.answerability import Decider, load_calibration
 from bot.core.embedding import Embedder
 from bot.core.index import (
     BuildReport,
@@ -37,6 +39,7 @@ logger = logging.getLogger(__name__)
 class _Live:
     index: KnowledgeIndex
     retriever: Retriever
+    helpers: Helpers
 
 
 class Engine:
@@ -106,7 +109,9 @@ class Engine:
             rrf_k=s.rrf_k,
             cross_script_dense_weight=s.cross_script_dense_weight,
         )
-        self._live = _Live(index, retriever)
+        decider = Decider(load_calibration(index.model), s.min_confidence, s.answer_threshold)
+        helpers = Helpers.for_index(index, load_aliases(s.knowledge_dir), decider)
+        self._live = _Live(index, retriever, helpers)
         logger.info("serving index %s (%d chunks)", index.path.name, len(index.chunks))
 
     # ------------------------------------------------------------------ work
@@ -115,7 +120,14 @@ class Engine:
         live = self._live
         if live is None:
             raise IndexMissing("the engine has no index loaded: call open() first")
-        return answer_question(question, live.retriever, self.answer_settings)
+        return answer_question(question, live.retriever, self.answer_settings, live.helpers)
+
+    @property
+    def decider(self) -> Decider:
+        """How the live index decides to answer or decline (calibrated model or relevance threshold)."""
+        if self._live is None:
+            raise IndexMissing("the engine has no index loaded: call open() first")
+        return self._live.helpers.decider
 
     def reindex(self, rebuild: bool = False, progress: bool = False) -> BuildReport:
         """Build and swap in a new index. Raises IndexBusy if a build is already running here or

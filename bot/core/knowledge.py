@@ -20,6 +20,10 @@ import yaml
 logger = logging.getLogger(__name__)
 
 SUFFIXES = (".md", ".markdown", ".txt")
+NOT_DOCUMENTS = {
+    "readme.md",
+    "aliases.yaml",
+}  # files about the knowledge base, not in it (aliases: bot/core/aliases.py)
 METADATA_FIELDS = ("title", "language", "publisher", "author", "published", "url")
 _DEVANAGARI = regex.compile(r"\p{Devanagari}")
 _LETTER = regex.compile(r"\p{L}")
@@ -71,7 +75,7 @@ def load_documents(directory: Path, max_bytes: int = 2_000_000) -> LoadResult:
     errors: list[LoadError] = []
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
         relative = path.relative_to(directory)
-        if any(part.startswith(".") for part in relative.parts) or path.name.lower() == "readme.md":
+        if any(part.startswith(".") for part in relative.parts) or path.name.lower() in NOT_DOCUMENTS:
             continue
         if path.suffix.lower() not in SUFFIXES:
             errors.append(LoadError(str(path), f"unsupported file type {path.suffix or '(none)'!r}"))
