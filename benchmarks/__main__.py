@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 
-from benchmarks.report import table, write_json, write_results_md
+from benchmarks.report import RESULTS_MD, table, write_json, write_results_md
 from benchmarks.runner import FULL, QUICK, run
 
 logger = logging.getLogger(__name__)
@@ -15,19 +16,31 @@ logger = logging.getLogger(__name__)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every piece (~1 min)")
+    parser.add_argument(
+        "--postgres-vectors", type=int, help="pgvector HNSW size (full run: 200,000; 1,000,000 builds ~6 min)"
+    )
+    parser.add_argument(
+        "--only-postgres", action="store_true", help="only the PostgreSQL sections (writes RESULTS-postgres.md)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    command = "python -m benchmarks" + (" --quick" if args.quick else "")
-    results = run(QUICK if args.quick else FULL)
+    command = "python -m benchmarks" + " ".join(["", *(argv if argv is not None else sys.argv[1:])]).rstrip()
+    sizes = QUICK if args.quick else FULL
+    if args.postgres_vectors:
+        sizes = dataclasses.replace(sizes, postgres_vectors=args.postgres_vectors)
+    results = run(sizes, only_postgres=args.only_postgres)
     print(table(results))
     path = write_json(results, command)
     print(f"\nwrote {path}")
     if args.quick:
         print("(--quick: benchmarks/RESULTS.md left as it was)")
+    elif args.only_postgres:
+        write_results_md(results, command, RESULTS_MD.with_name("RESULTS-postgres.md"))
+        print("updated benchmarks/RESULTS-postgres.md")
     else:
         write_results_md(results, command)
         print("updated benchmarks/RESULTS.md")

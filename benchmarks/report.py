@@ -54,7 +54,7 @@ def write_json(results: Results, command: str) -> Path:
     return path
 
 
-def write_results_md(results: Results, command: str) -> None:
+def write_results_md(results: Results, command: str, path: Path = RESULTS_MD) -> None:
     machine = results.facts.get("machine", {})
     facts = {key: value for key, value in results.facts.items() if key != "machine"}
     text = (
@@ -66,7 +66,7 @@ def write_results_md(results: Results, command: str) -> None:
         f"Machine: {json.dumps(machine, default=str)}  \n"
         f"Run facts: {json.dumps(facts, default=str)}\n\n" + markdown(results)
     )
-    RESULTS_MD.write_text(text, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
 
 
 def _number(value: float, unit: str) -> str:

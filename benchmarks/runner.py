@@ -48,10 +48,12 @@ class Sizes:
     scale_vectors: int
     scale_queries: int
     scale_threshold: int | None  # None: the configured hnsw_threshold
+    postgres_vectors: int = 200_000  # pgvector HNSW over 1M takes ~6 min to build: --postgres-vectors 1000000
+    postgres_questions: int = 1000  # answered by one, then two processes
 
 
 FULL = Sizes("full", None, 20, 3, 1000, 200, 100_000, 300, 1_000_000, 1000, None)
-QUICK = Sizes("quick", 300, 2, 1, 30, 10, 600, 20, 20_000, 50, 10_000)
+QUICK = Sizes("quick", 300, 2, 1, 30, 10, 600, 20, 20_000, 50, 10_000, 5_000, 40)
 
 
 @dataclass
@@ -64,7 +66,7 @@ class _Shared:
     rng: np.random.Generator
 
 
-def run(sizes: Sizes) -> Results:
+def run(sizes: Sizes, only_postgres: bool = False) -> Results:
     results = Results()
     started = time.perf_counter()
     results.facts.update(sizes=asdict(sizes), machine=machine_info(), failed=[], section_seconds={})
@@ -78,7 +80,10 @@ def run(sizes: Sizes) -> Results:
     torch_embedder = Embedder(settings.model, settings.batch_size, "torch")
     with tempfile.TemporaryDirectory(prefix="launchbot-bench-") as tmp:
         shared = _Shared(settings, embedder, torch_embedder, floor_model, Path(tmp), np.random.default_rng(2018))
-        _sections(results, sizes, shared)
+        if only_postgres:
+            _postgres(results, sizes, shared, load_squad())
+        else:
+            _sections(results, sizes, shared)
     results.facts["peak_rss_benchmark_mb"] = round(peak_rss_mb())
     results.facts["total_seconds"] = round(time.perf_counter() - started, 1)
     return results
@@ -115,6 +120,21 @@ def _sections(results: Results, sizes: Sizes, shared: _Shared) -> None:
             sizes.scale_queries,
             sizes.scale_threshold or shared.settings.hnsw_threshold,
             shared.rng,
+        )
+    _postgres(results, sizes, shared, squad)
+
+
+def _postgres(results: Results, sizes: Sizes, shared: _Shared, squad) -> None:
+    """PostgreSQL + pgvector against FAISS, on real servers started for the run."""
+    from benchmarks.postgres import postgres
+
+    sentences = squad_sentences(squad)[: sizes.pool_sentences]
+    questions = squad.questions[: sizes.pool_sentences]
+    with _section(results, "pool"):
+        pool = embed_cached(shared.embedder, sentences + questions)
+    with _section(results, "postgres"):
+        postgres(
+            results, shared.workdir, shared.embedder, sentences, pool, squad.questions, sizes, shared.rng, _section
         )
 
 

@@ -34,6 +34,8 @@ class ChatSettings(BaseModel):
     user_cooldown_seconds: float = Field(10.0, ge=0)
     questions_per_minute: int = Field(20, ge=0)  # per Discord server / Telegram group; 0: no limit
     log_question_text: bool = False
+    conversation_turns: int = Field(6, ge=0)  # earlier turns a conversation remembers
+    conversation_minutes: float = Field(30.0, gt=0)  # forgotten this long after its last turn
     reload_check_seconds: float = Field(5.0, gt=0)
     answer_workers: int = Field(2, ge=1)
 
@@ -55,6 +57,20 @@ class DiscordSettings(BaseModel):
     dev_guild_id: int | None = None
     moderator_role: str | None = None
     maintainer_role: str | None = None
+    shard_count: int | None = Field(None, ge=1)  # None: one process runs every shard Discord suggests
+    shard_ids: list[int] | None = None  # the shards this process runs (needs shard_count)
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> DiscordSettings:
+        if self.shard_ids is not None:
+            if self.shard_count is None:
+                raise ValueError("discord.shard_ids needs discord.shard_count (the total across every process)")
+            bad = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+            if bad or len(set(self.shard_ids)) != len(self.shard_ids) or not self.shard_ids:
+                raise ValueError(
+                    f"discord.shard_ids {self.shard_ids} must be distinct numbers from 0 to {self.shard_count - 1}"
+                )
+        return self
 
 
 class TelegramSettings(BaseModel):
@@ -103,9 +119,23 @@ class Settings(BaseSettings):
     answer_threshold: float | None = None
     max_question_chars: int = Field(500, ge=10)
 
+    # --- several processes (README, "Several machines"); URLs may hold passwords: environment only
+    index_backend: Literal["faiss", "postgres"] = "faiss"
+    state_backend: Literal["sqlite", "postgres"] = "sqlite"
+    postgres_lexical: Literal["bm25", "fts"] = "bm25"  # fts: PostgreSQL full-text ranking (measured: README)
+    database_url: SecretStr | None = None  # LAUNCHBOT_DATABASE_URL, a PostgreSQL URL
+    redis_url: SecretStr | None = None  # LAUNCHBOT_REDIS_URL: limits and Discord identify shared
+
     chat: ChatSettings = ChatSettings()
     discord: DiscordSettings = DiscordSettings()
     telegram: TelegramSettings = TelegramSettings()
+
+    @model_validator(mode="after")
+    def _database_for_postgres(self) -> Settings:
+        for name in ("index_backend", "state_backend"):
+            if getattr(self, name) == "postgres" and not self.database_url:
+                raise ValueError(f"{name} is postgres but no LAUNCHBOT_DATABASE_URL is set")
+        return self
 
     discord_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DISCORD_TOKEN", "LAUNCHBOT_DISCORD_TOKEN")
@@ -170,6 +200,8 @@ _SECRET_KEYS = {
     "launchbot_telegram_token",
     "telegram_webhook_secret",
     "launchbot_telegram_webhook_secret",
+    "database_url",
+    "redis_url",
 }
 
 

@@ -1,9 +1,13 @@
 """``launchbot eval``: score the bot on a question set, so answer quality is measured, not assumed.
 
-Two formats:
+Three formats:
 - the launch YAML (``tests/data/dev_qa.yaml``): questions over the configured knowledge base, each
   with strings the answer must contain (``expect_any``) and a quoted source must contain
   (``source_has``), or ``answerable: false``;
+- follow-up dialogues (``tests/data/dialogues.yaml``): a ``dialogues`` list, each one conversation
+  asked in order through ``Engine.answer(question, history)``; turns with ``expect_any`` or
+  ``answerable`` are scored like the launch set, except that the FIRST quoted sentence must hold
+  the fact; other turns only set the context;
 - SQuAD 1.1 / 2.0 / XQuAD JSON: every article becomes a document (title kept, paragraphs separated
   by blank lines) in a scratch knowledge base under ``data/eval/``, indexed once and reused.
 
@@ -19,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import statistics
 import sys
 import time
@@ -32,6 +35,7 @@ import yaml
 
 from bot.config import Settings
 from bot.core.answer import Answer
+from bot.core.conversation import Turn, quoted_sentences, turn_of
 from bot.service.reports import percentile
 
 SCRATCH = Path("data/eval")
@@ -71,18 +75,15 @@ def fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-_FIRST_QUOTE = re.compile(r"\s*“(.*?)”", re.DOTALL)
-
-
 def first_quote(text: str) -> str:
-    """The answer's first quoted sentence(s): what a reader sees first ("" when it opens otherwise)."""
-    match = _FIRST_QUOTE.match(text)
-    return match.group(1) if match else ""
+    """The answer's first quote: what a reader sees first ("" when it opens otherwise)."""
+    quotes = quoted_sentences(text)
+    return quotes[0] if quotes and text.lstrip().startswith("“") else ""
 
 
 def judge(item: Item, answer: Answer, first: bool = False) -> bool:
-    """Whether the answer's content is right, leaving aside whether it was declined; with ``first``,
-    the expected fact must be in its first quote."""
+    """Whether the answer's content is right, leaving aside whether it was declined. ``first``: the
+    fact must be in the first quote, the one a reader sees first."""
     if not item.answerable:
         return True
     text = fold(first_quote(answer.text) if first else answer.text)
@@ -115,6 +116,58 @@ def load_yaml_set(path: Path) -> list[Item]:
             )
         )
     return items
+
+
+@dataclass
+class Dialogue:
+    id: str
+    turns: list[Item]
+    scored: list[bool]  # turns without expectations only set the context
+
+
+def load_dialogues(path: Path) -> list[Dialogue]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("dialogues"), list):
+        raise ValueError(f"{path}: expected a mapping with a 'dialogues' list")
+    dialogues = []
+    for number, raw in enumerate(data["dialogues"], start=1):
+        name = str(raw.get("id", number)) if isinstance(raw, dict) else str(number)
+        if not isinstance(raw, dict) or not isinstance(raw.get("turns"), list) or not raw["turns"]:
+            raise ValueError(f"{path}: dialogue {name} has no 'turns' list")
+        turns, scored = [], []
+        for position, turn in enumerate(raw["turns"], start=1):
+            if not isinstance(turn, dict) or not isinstance(turn.get("question"), str):
+                raise ValueError(f"{path}: dialogue {name} turn {position} has no 'question'")
+            turns.append(
+                Item(
+                    f"{name}#{position}",
+                    turn["question"],
+                    bool(turn.get("answerable", True)),
+                    list(turn.get("expect_any", [])),
+                    list(turn.get("source_has", [])),
+                )
+            )
+            scored.append("expect_any" in turn or "answerable" in turn)
+        dialogues.append(Dialogue(name, turns, scored))
+    return dialogues
+
+
+def evaluate_dialogues(
+    dialogues: list[Dialogue], answer: Callable[[str, list[Turn]], Answer], max_turns: int
+) -> list[Outcome]:
+    """Each dialogue as one conversation; the outcomes of its scored turns, judged on the first quote."""
+    outcomes = []
+    for dialogue in dialogues:
+        history: list[Turn] = []
+        for item, scored in zip(dialogue.turns, dialogue.scored, strict=True):
+            started = time.perf_counter()
+            result = answer(item.question, history)
+            seconds = time.perf_counter() - started
+            history = [*history, turn_of(result)][-max_turns:] if max_turns else []
+            if scored:
+                right = judge(item, result, first=True)
+                outcomes.append(Outcome(item, result, seconds, right, right, first_quote=True))
+    return outcomes
 
 
 def squad_corpus(path: Path) -> tuple[dict[str, str], list[Item]]:
@@ -257,18 +310,31 @@ def run_eval(args: Any, settings: Settings) -> int:
     if not path.is_file():
         raise FileNotFoundError(f"question set not found: {path}")
     squad = path.suffix.lower() == ".json"
+    dialogues = None
     if squad:
         documents, items = squad_corpus(path)
         settings = squad_settings(path, settings, documents)
+    elif "dialogues" in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}):
+        dialogues = load_dialogues(path)[: args.limit or None]
+        items = [item for dialogue in dialogues for item in dialogue.turns]
     else:
         items = load_yaml_set(path)
     if args.limit:
         items = items[: args.limit]
-    engine = Engine(settings.model_copy(update={"min_confidence": -1.0, "answer_threshold": -1.0}))
-    engine.open(notify=lambda message: print(message, file=sys.stderr))
-    decider = replace(engine.decider, min_confidence=settings.min_confidence, override=settings.answer_threshold)
+    if dialogues is not None:
+        # A declined turn lends no context to the next, so the conversation runs at the real threshold.
+        engine = Engine(settings)
+        engine.open(notify=lambda message: print(message, file=sys.stderr))
+        decider = engine.decider
+        outcomes = evaluate_dialogues(dialogues, engine.answer, settings.chat.conversation_turns)
+        items = [outcome.item for outcome in outcomes]
+    else:
+        engine = Engine(settings.model_copy(update={"min_confidence": -1.0, "answer_threshold": -1.0}))
+        engine.open(notify=lambda message: print(message, file=sys.stderr))
+        decider = replace(engine.decider, min_confidence=settings.min_confidence, override=settings.answer_threshold)
+        first = getattr(args, "first_quote", False)
+        outcomes = evaluate(items, engine.answer, progress=squad, first_quote=first)
     threshold = decider.threshold
-    outcomes = evaluate(items, engine.answer, progress=squad, first_quote=getattr(args, "first_quote", False))
     failures = [o for o in outcomes if not o.hit(threshold)]
     shown = failures if not squad else failures[:10]
     for outcome in shown:

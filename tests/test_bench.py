@@ -66,3 +66,12 @@ def test_scale_section_reports_every_figure(embedder: Embedder) -> None:
     assert names[0].startswith("build (HNSW") and names[1:] == ["index memory", "search p50", "search p99", "recall@10"]
     assert 0.0 <= results.figures[-1].value <= 1.0
     assert all(name in table(results) and name in markdown(results) for name in names[1:])
+
+
+def test_postgres_scale_section_reports_every_figure(embedder: Embedder, database_url: str) -> None:
+    from benchmarks.postgres import vectors_at_scale
+
+    results = Results()
+    vectors_at_scale(results, database_url, embedder.encode(SENTENCES), 500, 10, np.random.default_rng(3))
+    assert [f.name for f in results.figures] == ["pgvector HNSW build", "search p50", "search p99", "recall@10"]
+    assert 0.5 <= results.figures[-1].value <= 1.0  # HNSW over 500 blended vectors finds most true neighbours

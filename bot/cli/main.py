@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", parents=[common], help="answer questions ('-' reads stdin)")
     ask.add_argument("questions", nargs="+", metavar="QUESTION")
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
+    ask.add_argument(
+        "--conversation",
+        action="store_true",
+        help="answer the questions in order as one conversation (follow-ups lean on earlier turns)",
+    )
     ask.add_argument("-k", type=int, dest="top_k", help="passages to retrieve")
 
     commands.add_parser("chat", parents=[common], help="chat with the bot in the terminal")
@@ -57,12 +62,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also publish the slash commands to every server (takes up to an hour)",
     )
+    discord.add_argument(
+        "--shards", type=_shard_list, help="the shards this process runs, e.g. 0,1 (with --shard-count)"
+    )
+    discord.add_argument("--shard-count", type=int, help="shards across every process (README: Several machines)")
+
+    migrate = commands.add_parser(
+        "migrate-state", parents=[common], help="copy the SQLite state (questions, votes, chats) into PostgreSQL"
+    )
+    migrate.add_argument("--from", type=Path, dest="source", help="SQLite file (default: chat.database)")
     commands.add_parser("telegram", parents=[common], help="run the Telegram bot (needs TELEGRAM_TOKEN)")
     serve = commands.add_parser(
         "serve", parents=[common], help="run every bot whose token is set (Discord, Telegram) in one process"
     )
     serve.add_argument("--sync-global", action="store_true", help="as for `discord`")
     return parser
+
+
+def _shard_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shards takes shard numbers separated by commas, not {text!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.core.embedding import ModelLoadError
         from bot.core.index import IndexProblem
 
-        if not isinstance(exc, IndexProblem | ModelLoadError | FileNotFoundError | ValueError):
+        from_database = type(exc).__module__.startswith(("psycopg", "redis"))  # unreachable, refused…
+        if not isinstance(exc, IndexProblem | ModelLoadError | FileNotFoundError | ValueError) and not from_database:
             raise
         logger.debug("details", exc_info=True)
         print(f"launchbot: {exc}", file=sys.stderr)
@@ -122,8 +144,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cli.render import render_text
 
     engine = _engine(settings)
+    conversation = Conversation(settings.chat.conversation_turns) if args.conversation else None
     for question in _questions(args.questions):
-        answer = engine.answer(question)
+        answer = engine.answer(question, conversation.turns if conversation else None)
+        if conversation is not None:
+            conversation.add(answer)
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
@@ -137,8 +162,9 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     print(
         f"launchbot — ask about the Progress MS-10 launch ({len(engine.index.documents)} articles). "
-        "Commands: /sources, /quit."
+        "Follow-up questions continue the conversation. Commands: /new (a fresh conversation), /sources, /quit."
     )
+    conversation = Conversation(settings.chat.conversation_turns)
     while True:
         try:
             question = input("\nyou> ")
@@ -150,9 +176,31 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         if question.strip() == "/sources":
             _print_sources(engine)
             continue
+        if question.strip() == "/new":
+            conversation.clear()
+            print("(a fresh conversation: earlier questions are forgotten)")
+            continue
         if not question.strip():
             continue
-        print("\nbot> " + render_text(engine.answer(question)))
+        answer = engine.answer(question, conversation.turns)
+        conversation.add(answer)
+        print("\nbot> " + render_text(answer))
+
+
+class Conversation:
+    """The terminal's one conversation: its last ``limit`` turns (a new one after ``/new``)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.turns: list = []
+
+    def add(self, answer) -> None:
+        from bot.core.conversation import turn_of
+
+        self.turns = [*self.turns, turn_of(answer)][-self.limit :] if self.limit else []
+
+    def clear(self) -> None:
+        self.turns = []
 
 
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
@@ -187,7 +235,30 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
     from bot.discord.app import run
 
+    if args.shards is not None or args.shard_count is not None:
+        shards = {"shard_ids": args.shards, "shard_count": args.shard_count}
+        discord = settings.discord.model_dump() | {k: v for k, v in shards.items() if v is not None}
+        settings = settings.model_copy(update={"discord": type(settings.discord).model_validate(discord)})
     return run(settings, sync_global=args.sync_global)
+
+
+def cmd_migrate_state(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.service.pgstorage import PostgresStorage, copy_sqlite
+    from bot.service.storage import SQLiteStorage
+
+    source_path = args.source or settings.chat.database
+    if not source_path.is_file():
+        raise FileNotFoundError(f"no SQLite database at {source_path}")
+    if not settings.database_url:
+        raise ValueError("set LAUNCHBOT_DATABASE_URL to the PostgreSQL database to copy into")
+    source, target = SQLiteStorage(source_path), PostgresStorage(settings.database_url.get_secret_value())
+    try:
+        report = copy_sqlite(source, target)
+    finally:
+        source.close()
+        target.close()
+    print(f"{report.summary()} from {source_path} into PostgreSQL; set state_backend: postgres to use it")
+    return EXIT_OK
 
 
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
@@ -209,6 +280,7 @@ COMMANDS = {
     "sources": cmd_sources,
     "eval": cmd_eval,
     "discord": cmd_discord,
+    "migrate-state": cmd_migrate_state,
     "telegram": cmd_telegram,
     "serve": cmd_serve,
 }

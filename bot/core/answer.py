@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -33,6 +32,7 @@ import regex
 from bot.core import answer_types, metadata
 from bot.core.aliases import Aliases
 from bot.core.answerability import Decider
+from bot.core.conversation import Context
 from bot.core.index import KnowledgeIndex
 from bot.core.lexical import Lexicon, latin_share
 from bot.core.question import clean_question
@@ -175,12 +175,11 @@ def answer_question(
     question: object,
     retriever: Retriever,
     settings: AnswerSettings,
+    context: Context | None = None,
     helpers: Helpers | None = None,
-    *,
-    context_terms: Sequence[str] = (),
 ) -> Answer:
-    """The whole answering path for one question; never raises for bad input. ``context_terms``
-    (e.g. from earlier turns of a conversation) join the question's terms for retrieval and overlap."""
+    """The whole answering path for one question; never raises for bad input. ``context``: what a
+    follow-up leans on (bot/core/conversation.py), retrieved and scored below its own words."""
     helpers = helpers or Helpers(decider=Decider(None, settings.min_confidence))
     clean = clean_question(question, settings.max_question_chars)
     shown = question if isinstance(question, str) else repr(question)
@@ -190,13 +189,13 @@ def answer_question(
     intent = metadata.metadata_intent(clean.text)
     if intent is not None:
         return answer_from_details(clean.text, intent, index)
-    asked = read_question(clean.text, retriever, helpers, context_terms)
+    asked = read_question(clean.text, retriever, helpers, context)
     candidates = retrieve(asked, retriever, settings)
     if not candidates:
         return Answer(clean.text, False, DECLINE)
     ranked = score_sentences(index, asked, candidates)
     values = decision_features(index, asked, ranked)
-    answers, confidence = decide(values, helpers.decider)
+    answers, confidence = decide(values, helpers.decider, follow_up=bool(asked.query.context_terms))
     best = ranked[0]
     if not answers:
         closest = _sources(index, [[best]])[0] if best.relevance >= CLOSEST_FLOOR else None
@@ -210,20 +209,23 @@ def answer_question(
 # --------------------------------------------------------------------------- 1. read and retrieve
 
 
-def read_question(text: str, retriever: Retriever, helpers: Helpers, context_terms: Sequence[str] = ()) -> Asked:
+def read_question(text: str, retriever: Retriever, helpers: Helpers, context: Context | None = None) -> Asked:
     corrected = helpers.speller.correct(text) if helpers.speller else None
     reading = corrected.text if corrected else text
-    query = retriever.query(reading)
-    own = [*query.terms, *context_terms]
+    query = retriever.query(reading, context)
+    own = query.terms
+    # A follow-up's context terms come unfolded from earlier quotes: fold nothing, so they still meet
+    # the sentences' own words (aliases then only widen retrieval).
+    aliases = helpers.aliases if not query.context_terms else NO_ALIASES
     query = replace(query, terms=helpers.aliases.expand(own))
     return Asked(
         text=reading,
         query=query,
-        terms=helpers.aliases.canonical(own),
-        lexicon=helpers.aliases.lexicon(retriever.index.lexicon),
+        terms=aliases.canonical(own),
+        lexicon=aliases.lexicon(retriever.index.lexicon),
         types=answer_types.asked_types(reading),
         kind=answer_types.question_kind(reading),
-        aliases=helpers.aliases,
+        aliases=aliases,
         corrections=corrected.changes if corrected else (),
     )
 
@@ -340,10 +342,15 @@ def _overlap(index: KnowledgeIndex, asked: Asked, sentence_id: int) -> float:
     around = list(own)
     for neighbour in _neighbours(index, sentence_id):
         around.extend(_sentence_terms(index, asked, neighbour))
-    lexicon = asked.lexicon
-    return OWN_OVERLAP_SHARE * lexicon.coverage(asked.terms, own) + (1 - OWN_OVERLAP_SHARE) * lexicon.coverage(
-        asked.terms, around
-    )
+    return OWN_OVERLAP_SHARE * _coverage(asked, own) + (1 - OWN_OVERLAP_SHARE) * _coverage(asked, around)
+
+
+def _coverage(asked: Asked, text_terms: list[str]) -> float:
+    """Share of the question's idf mass in ``text_terms``; a follow-up's context terms count at
+    their (lower) weight."""
+    if asked.query.context_terms:
+        return replace(asked.query, terms=asked.terms).coverage(asked.lexicon, text_terms)
+    return asked.lexicon.coverage(asked.terms, text_terms)
 
 
 # --------------------------------------------------------------------------- 3. decide
@@ -354,7 +361,8 @@ def decision_features(index: KnowledgeIndex, asked: Asked, ranked: list[_Candida
     best = ranked[0]
     f = best.features
     lexicon = asked.lexicon
-    unique = list(dict.fromkeys(asked.terms))
+    # A follow-up's context terms (earlier turns) count as the question's: "when did it dock?"
+    unique = list(dict.fromkeys([*asked.terms, *asked.query.context_terms]))
     specific = sorted(unique, key=lambda t: -lexicon.idf(t))[:SPECIFIC_TERMS]
     own = _sentence_terms(index, asked, best.sentence_id)
     around = list(own)
@@ -447,7 +455,6 @@ def _alignment(
         "negation_unmatched": 1.0 if _NEGATION.search(asked.text) and not _NEGATION.search(around_text) else 0.0,
         "degree_missing": float(len(degree - around_words)),
         "type_missing": 1.0 if asked.types and not best.features.cue_around and not best.features.cue else 0.0,
-        "chunk_dense": float(index.chunk_vectors.reconstruct(int(best.chunk_id)) @ asked.query.vector),
         "question_length": float(np.log1p(len(asked.text.split()))),
     }
 
@@ -456,13 +463,17 @@ def _fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def decide(values: dict[str, float], decider: Decider) -> tuple[bool, float]:
+def decide(values: dict[str, float], decider: Decider, follow_up: bool = False) -> tuple[bool, float]:
     """(answer?, confidence). Never answered: a question with no content term (only stop words), and
     one none of whose terms the articles ever use ("Who is the CEO of SpaceX?"): nothing but a
     similarity would support a quote (in SQuAD and the launch set, no such question is answerable)."""
-    confidence = decider.confidence(values)
     if values["stopwords_only"] or values["unknown_share"] >= 1.0:
         return False, 0.0
+    if follow_up:
+        # The model was fitted on questions that stand alone; a follow-up leaning on earlier turns is
+        # judged by its relevance, the rule conversations were tuned with (bot/core/conversation.py).
+        return values["relevance"] >= decider.min_confidence, values["relevance"]
+    confidence = decider.confidence(values)
     return confidence >= decider.threshold, confidence
 
 

@@ -64,7 +64,6 @@ FEATURES = (
     "negation_unmatched",
     "degree_missing",
     "type_missing",
-    "chunk_dense",
 )
 
 

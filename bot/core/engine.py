@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.core.aliases import load_aliases
 from bot.core.answer import Answer, AnswerSettings, Helpers, answer_question
 from bot.core.answerability import Decider, load_calibration
+from bot.core.conversation import Turn, context_for
 from bot.core.embedding import Embedder
 from bot.core.index import (
     BuildReport,
@@ -24,13 +25,11 @@ from bot.core.index import (
     IndexMissing,
     IndexSettings,
     KnowledgeIndex,
-    build_index,
-    current_version,
     freshness,
-    load_index,
 )
 from bot.core.knowledge import load_documents
 from bot.core.retrieval import Retriever
+from bot.core.store import index_store
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +47,11 @@ class Engine:
         self.embedder = embedder or Embedder(
             settings.model, settings.batch_size, settings.embedding_backend, settings.onnx_cache_dir
         )
+        self.store = index_store(settings)
         self._live: _Live | None = None
         self._reindexing = threading.Lock()
         self._reloading = threading.Lock()
+        self._watching = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -81,14 +82,27 @@ class Engine:
             self.reindex()
         else:
             stale = self.freshness()
-            if stale.stale:
+            if stale.stale and self.store.shared:
+                # Every process of a shared index opens it: one rebuilding on its own would race the
+                # others and could build from a knowledge directory this machine does not have.
+                notify(
+                    f"The shared index is out of date here ({stale.describe()}): run `launchbot index` to update it."
+                )
+            elif stale.stale:
                 notify(f"The index is out of date ({stale.describe()}): updating it…")
                 self.reindex()
         self.embedder.encode_query("warm-up")
 
     def load(self) -> None:
-        """Serve the index on disk as it is (IndexMissing / IndexCorrupt if it cannot be read)."""
-        self._install(load_index(self.settings.index_dir))
+        """Serve the live index as it is (IndexMissing / IndexCorrupt if it cannot be read)."""
+        self._install(self.store.load())
+
+    def watch(self) -> None:
+        """Reload as soon as another process swaps in a new version, where the store can tell
+        (PostgreSQL's NOTIFY); the FAISS store is polled by the front ends instead. Idempotent."""
+        if not self._watching:
+            self._watching = True
+            self.store.watch(self.reload_if_changed)
 
     @property
     def index(self) -> KnowledgeIndex:
@@ -116,11 +130,14 @@ class Engine:
 
     # ------------------------------------------------------------------ work
 
-    def answer(self, question: object) -> Answer:
+    def answer(self, question: object, history: Sequence[Turn] | None = None) -> Answer:
+        """Answer ``question``; ``history``: the earlier turns of its conversation, oldest first. A
+        follow-up that leans on them is retrieved with their words; one that stands alone ignores them."""
         live = self._live
         if live is None:
             raise IndexMissing("the engine has no index loaded: call open() first")
-        return answer_question(question, live.retriever, self.answer_settings, live.helpers)
+        context = context_for(question, history) if isinstance(question, str) else None
+        return answer_question(question, live.retriever, self.answer_settings, context, live.helpers)
 
     @property
     def decider(self) -> Decider:
@@ -135,16 +152,15 @@ class Engine:
         if not self._reindexing.acquire(blocking=False):
             raise IndexBusy("a reindex is already running; try again when it finishes")
         try:
-            report = build_index(
+            report = self.store.build(
                 self.settings.knowledge_dir,
-                self.settings.index_dir,
                 self.embedder,
                 self.index_settings,
                 rebuild=rebuild,
                 max_document_bytes=self.settings.max_document_bytes,
                 progress=progress,
             )
-            self._install(load_index(self.settings.index_dir))
+            self._install(self.store.load())
             return report
         finally:
             self._reindexing.release()
@@ -154,10 +170,10 @@ class Engine:
         if self._live is None or not self._reloading.acquire(blocking=False):
             return False
         try:
-            version = current_version(self.settings.index_dir)
+            version = self.store.current_version()
             if version is None or version == self._live.index.path:
                 return False
-            self._install(load_index(self.settings.index_dir))
+            self._install(self.store.load())
             return True
         finally:
             self._reloading.release()

@@ -10,13 +10,14 @@ for a Hindi question its neighbours are close to random and must not drown BM25'
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.core.conversation import Context
 from bot.core.embedding import Embedder
 from bot.core.index import KnowledgeIndex
-from bot.core.lexical import latin_share, tokenize
+from bot.core.lexical import Lexicon, latin_share, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,21 @@ class Query:
     vector: np.ndarray
     terms: list[str]
     dense_weight: float
+    # A follow-up's context (bot/core/conversation.py): earlier turns' terms, each weighted below the
+    # question's own (1.0); ``vector`` then leans towards the earlier turns by the same weights.
+    context_terms: dict[str, float] = field(default_factory=dict)
+
+    def coverage(self, lexicon: Lexicon, text_terms: list[str]) -> float:
+        """Share of the question's idf mass (context terms at their weight) that ``text_terms`` hold."""
+        if not self.context_terms:
+            return lexicon.coverage(self.terms, text_terms)
+        weights = dict.fromkeys(self.terms, 1.0)
+        for term, weight in self.context_terms.items():
+            weights.setdefault(term, weight)
+        total = sum(weight * lexicon.idf(term) for term, weight in weights.items())
+        present = set(text_terms)
+        held = sum(weight * lexicon.idf(term) for term, weight in weights.items() if term in present)
+        return held / total if total else 0.0
 
 
 @dataclass(frozen=True)
@@ -51,22 +67,32 @@ class Retriever:
         self.rrf_k = rrf_k
         self.cross_script_dense_weight = cross_script_dense_weight
 
-    def query(self, text: str) -> Query:
+    def query(self, text: str, context: Context | None = None) -> Query:
         share = latin_share(text)
         weight = self.cross_script_dense_weight + (1 - self.cross_script_dense_weight) * share
-        return Query(text, self.embedder.encode_query(text), tokenize(text), weight)
+        vector = self.embedder.encode_query(text)
+        if context is None:
+            return Query(text, vector, tokenize(text), weight)
+        for part, part_weight in context.parts:
+            vector = vector + part_weight * self.embedder.encode_query(part)
+        vector = (vector / np.linalg.norm(vector)).astype(np.float32)
+        return Query(text, vector, tokenize(text), weight, context.term_weights())
 
     def search(self, query: Query, k: int) -> list[Hit]:
         """The ``k`` best chunks by weighted reciprocal-rank fusion of both candidate lists."""
         if not self.index.chunks:
             return []
         dense = self._dense(query)
-        lexical = self._lexical(query)
+        lexical = self._lexical(query.terms)
         fused: dict[int, float] = {}
         for rank, chunk_id in enumerate(dense, start=1):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + query.dense_weight / (self.rrf_k + rank)
         for rank, chunk_id in enumerate(lexical, start=1):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (self.rrf_k + rank)
+        if query.context_terms:  # a follow-up: the earlier turns' terms rank chunks too, weighted below
+            weight = max(query.context_terms.values())
+            for rank, chunk_id in enumerate(self._lexical(list(query.context_terms)), start=1):
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (self.rrf_k + rank)
         best = sorted(fused.items(), key=lambda item: -item[1])[:k]
         return [Hit(chunk_id, score) for chunk_id, score in best]
 
@@ -84,11 +110,11 @@ class Retriever:
         _, ids = self.index.chunk_vectors.search(query.vector[None, :], n)
         return [int(i) for i in ids[0] if i >= 0]
 
-    def _lexical(self, query: Query) -> list[int]:
-        if not query.terms:
+    def _lexical(self, terms: list[str]) -> list[int]:
+        if not terms:
             return []
         bm25 = self.index.bm25
-        known = [term for term in query.terms if term in bm25.vocab_dict]
+        known = [term for term in terms if term in bm25.vocab_dict]
         if not known:
             return []
         n = min(self.candidates, len(self.index.chunks))

@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.core.engine import Engine
 from bot.discord.checks import NotAllowed
 from bot.discord.render import plain
+from bot.discord.sharding import IdentifyGate
 from bot.service.runtime import Services, run_services
 from bot.service.storage import ChatConfig
 
@@ -79,7 +80,7 @@ class LaunchTree(app_commands.CommandTree):
             logger.warning("could not send the refusal for /%s", name, exc_info=True)
 
 
-class LaunchBot(commands.Bot):
+class LaunchBot(commands.AutoShardedBot):
     """The client plus the services the cogs share."""
 
     def __init__(self, services: Services, *, sync_global: bool = False) -> None:
@@ -93,11 +94,35 @@ class LaunchBot(commands.Bot):
             help_command=None,
             allowed_mentions=NO_MENTIONS,
             tree_cls=LaunchTree,
+            # None: Discord's recommended count, every shard in this process (README: Several machines)
+            shard_count=services.settings.discord.shard_count,
+            shard_ids=services.settings.discord.shard_ids,
         )
         self.services = services
         self.settings = services.settings
         self.sync_global = sync_global
         self.channel_configs: dict[int, ChatConfig] = {}
+        redis_url = self.settings.redis_url
+        self.identify_gate = IdentifyGate(redis_url.get_secret_value()) if redis_url else None
+        self.max_concurrency: int | None = None
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """With Redis, space IDENTIFYs across every process of the bot, not only this one's shards."""
+        if self.identify_gate is None or shard_id is None:
+            await super().before_identify_hook(shard_id, initial=initial)
+            return
+        if self.max_concurrency is None:
+            try:
+                self.max_concurrency = (await self.fetch_session_start_limits()).max_concurrency
+            except discord.HTTPException:
+                logger.warning("could not read Discord's max_concurrency; identifying one shard at a time")
+                self.max_concurrency = 1
+        await self.identify_gate.wait(shard_id, self.max_concurrency)
+
+    @property
+    def runs_shard_zero(self) -> bool:
+        """Shard 0's process syncs slash commands (and receives direct messages)."""
+        return not self.shard_ids or 0 in self.shard_ids
 
     async def setup_hook(self) -> None:
         stored = await asyncio.to_thread(self.services.storage.chats, PLATFORM)
@@ -105,7 +130,10 @@ class LaunchBot(commands.Bot):
         for extension in extensions():
             await self.load_extension(extension)
         self.services.start_reloading()
-        await self.sync_commands()
+        if self.runs_shard_zero:
+            await self.sync_commands()
+        else:
+            logger.info("shards %s: slash commands are synced by the process running shard 0", self.shard_ids)
 
     async def sync_commands(self, *, to_global: bool | None = None) -> list[str]:
         """Sync to the development guild (instant) or, only when asked, globally (up to an hour).

@@ -7,6 +7,11 @@ a worker thread (at most ``answer_workers`` at once, so the event loop is never 
 with its sources as not yet delivered, and handed back render-neutral: each front end lays it out
 its own way, sends it, and only then calls ``delivered``, so a reply the platform rejected is never
 counted as answered.
+
+Follow-up questions: a front end names the conversation a question continues (a thread the bot
+opened, the answer a message replies to: ``Conversations.replied_to``); its earlier turns are the
+history the engine answers with. ``delivered`` adds the turn to its conversation and links the
+posted answer's message to it, so a reply to that answer continues the conversation.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.answer import Answer
+from bot.core.conversation import turn_of
 from bot.core.engine import Engine
 from bot.core.question import clean_question
+from bot.service.conversations import Conversations
 from bot.service.limits import RateLimiter
 from bot.service.storage import Origin, Storage
 from bot.service.text import sentence, stored_sources
@@ -36,6 +43,8 @@ class Asked:
     answer: Answer
     question_id: int
     latency_ms: float
+    origin: Origin | None = None
+    conversation: str | None = None  # the conversation it continued, if any
 
     @property
     def has_sources(self) -> bool:
@@ -51,8 +60,10 @@ class Asking:
         *,
         answer_workers: int = 2,
         log_question_text: bool = False,
+        conversations: Conversations | None = None,
     ) -> None:
         self.engine = engine
+        self.conversations = conversations if conversations is not None else Conversations()
         self.storage = storage
         self.limiter = limiter
         self.log_question_text = log_question_text
@@ -78,18 +89,16 @@ class Asking:
         wait = self.limiter.check(community, (origin.platform, origin.user_id))
         return wait.message() if wait is not None else None
 
-    async def answer(
-        self, question: str, origin: Origin, *, conversation: str | None = None, history: Sequence[str] = ()
-    ) -> Asked:
+    async def answer(self, question: str, origin: Origin, *, conversation: str | None = None) -> Asked:
         """Answer in a worker thread and store it (also off the loop), not yet delivered.
 
-        ``conversation`` (a key for the thread of questions this one continues) and ``history`` (its
-        earlier questions) are accepted for follow-up questions and not used yet: every question is
-        answered on its own.
+        ``conversation``: the key of the conversation this question continues (None: it starts one);
+        its remembered turns are the history a follow-up leans on.
         """
+        history = self.conversations.history(origin.platform, conversation)
         async with self.slots:
             started = time.perf_counter()
-            answer: Answer = await asyncio.to_thread(self.engine.answer, question)
+            answer: Answer = await asyncio.to_thread(self.engine.answer, question, history or None)
             latency_ms = (time.perf_counter() - started) * 1000
         self.latencies.append(latency_ms)
         question_id = await asyncio.to_thread(
@@ -104,11 +113,18 @@ class Asking:
             delivered=False,
         )
         self._log(question_id, answer, origin, latency_ms)
-        return Asked(answer, question_id, latency_ms)
+        return Asked(answer, question_id, latency_ms, origin, conversation)
 
-    async def delivered(self, asked: Asked) -> None:
-        """The platform accepted the reply: count it in the reports."""
+    async def delivered(
+        self, asked: Asked, *, conversation: str | None = None, message_ids: Sequence[str] = ()
+    ) -> None:
+        """The platform accepted the reply: count it in the reports, and remember the turn in its
+        conversation (``asked.conversation``, or ``conversation`` for one it starts), linked to the
+        messages the answer was posted as (``message_ids``), so a reply to it continues the conversation."""
         await asyncio.to_thread(self.storage.mark_delivered, asked.question_id)
+        key = asked.conversation or conversation
+        if key is not None and asked.origin is not None:
+            self.conversations.add(asked.origin.platform, key, turn_of(asked.answer), message_ids)
 
     def _log(self, question_id: int, answer: Answer, origin: Origin, latency_ms: float) -> None:
         outcome = "answered" if answer.answered else "declined (unanswered)"

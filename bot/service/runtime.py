@@ -18,9 +18,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from bot.config import Settings
 from bot.core.engine import Engine
 from bot.service.asking import Asking
-from bot.service.limits import RateLimiter
+from bot.service.conversations import Conversations
 from bot.service.logs import install_redaction, verbose_logging
-from bot.service.storage import Storage, open_storage
+from bot.service.pgstorage import open_state
+from bot.service.redis_limits import rate_limiter
+from bot.service.storage import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +33,15 @@ class Services:
         self.engine = engine
         self.storage = storage
         chat = settings.chat
-        self.limiter = RateLimiter(chat.user_cooldown_seconds, chat.questions_per_minute)
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        self.limiter = rate_limiter(chat.user_cooldown_seconds, chat.questions_per_minute, redis_url)
         self.asking = Asking(
             engine,
             storage,
             self.limiter,
             answer_workers=chat.answer_workers,
             log_question_text=chat.log_question_text,
+            conversations=Conversations(chat.conversation_turns, chat.conversation_minutes * 60),
         )
         self.started = time.time()
         self._reloading: asyncio.Task | None = None
@@ -58,7 +62,10 @@ class Services:
         return False
 
     def start_reloading(self) -> None:
-        """Check for a new index every ``chat.reload_check_seconds``, once per process."""
+        """Check for a new index every ``chat.reload_check_seconds``, once per process; with the
+        PostgreSQL index, also reload the moment a build anywhere is announced (LISTEN/NOTIFY)."""
+        if self._reloading is None and self.engine is not None:
+            self.engine.watch()
         if self._reloading is None or self._reloading.done():
             self._reloading = asyncio.get_running_loop().create_task(self._reload_forever(), name="index reload")
 
@@ -91,7 +98,7 @@ def run_services(
     if engine is None:
         engine = Engine(settings)
         engine.open(notify=lambda message: print(message, file=sys.stderr))
-    storage = open_storage(settings.chat.database)
+    storage = open_state(settings)  # SQLite, or PostgreSQL with state_backend: postgres
     try:
         asyncio.run(main(Services(settings, engine, storage)))
     except KeyboardInterrupt:

@@ -201,19 +201,33 @@ class TelegramBot:
         if refusal is not None:
             await message.reply_text(plain(refusal))
             return
-        await message.reply_chat_action(ChatAction.TYPING)
-        asked = await self.asking.answer(question, where)
-        await self._send(message, asked, context.bot.username)
-        await self.asking.delivered(asked)
+        # No "typing…" action: an answer takes milliseconds, and every Bot API call counts against
+        # Telegram's ~30 messages a second that the rate limiter keeps to.
+        asked = await self.asking.answer(question, where, conversation=self.conversation_of(message))
+        sent = await self._send(message, asked, context.bot.username)
+        await self.asking.delivered(
+            asked, conversation=_message_key(message), message_ids=[_message_key(piece) for piece in sent]
+        )
 
-    async def _send(self, message: Message, asked: Asked, bot_username: str | None) -> None:
+    def conversation_of(self, message: Message) -> str | None:
+        """A reply to one of the bot's answers continues that answer's conversation."""
+        replied = message.reply_to_message
+        if replied is None:
+            return None
+        return self.asking.conversations.replied_to(PLATFORM, _message_key(replied))
+
+    async def _send(self, message: Message, asked: Asked, bot_username: str | None) -> list[Message]:
         """Every piece of the answer, the first quoting the question, the keyboard under the last."""
         pieces = answer_messages(asked.answer)
         markup = keyboard(asked.question_id, bot_username, with_sources=asked.has_sources)
+        sent = []
         for number, piece in enumerate(pieces, start=1):
-            await message.reply_text(
-                piece, do_quote=number == 1, reply_markup=markup if number == len(pieces) else None
+            sent.append(
+                await message.reply_text(
+                    piece, do_quote=number == 1, reply_markup=markup if number == len(pieces) else None
+                )
             )
+        return sent
 
     # ------------------------------------------------------------------ members' commands
 
@@ -425,6 +439,11 @@ class TelegramBot:
             await message.reply_text(plain(APOLOGY))
         except Exception:
             logger.warning("could not send the apology", exc_info=True)
+
+
+def _message_key(message: Message) -> str:
+    """A message's id made unique across chats (Telegram numbers messages per chat)."""
+    return f"{message.chat_id}:{message.message_id}"
 
 
 async def _days(message: Message, args: list[str] | None, default: int) -> int:

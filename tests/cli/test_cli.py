@@ -91,3 +91,47 @@ def test_chat_session(capsys, cli_args, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("/sources\nWhere was the rocket launched from?\n/quit\n"))
     code, out, _ = run(capsys, "chat", *cli_args)
     assert code == 0 and "Baikonur" in out and "freshness" in out
+
+
+def test_ask_conversation_answers_follow_ups_in_order(capsys, cli_args, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("And where was it launched from?\n"))
+    code, out, _ = run(
+        capsys, "ask", "--json", "--conversation", *cli_args, "What is Progress 71?", "When did it dock?", "-"
+    )
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["question"] for line in lines] == [
+        "What is Progress 71?",
+        "When did it dock?",
+        "And where was it launched from?",
+    ]
+    assert all(line["answered"] for line in lines)
+    assert "November 18" in lines[1]["answer"].split("”")[0]
+    assert "Baikonur" in lines[2]["answer"].split("”")[0]
+    # Without --conversation each question stands alone, and "it" is about nothing.
+    code, out, _ = run(capsys, "ask", "--json", *cli_args, "What is Progress 71?", "When did it dock?")
+    assert not json.loads(out.splitlines()[1])["answered"]
+
+
+def test_chat_remembers_its_conversation_until_new(capsys, cli_args, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("What is Progress 71?\nWhen did it dock?\n/new\nWhen did it dock?\n"))
+    code, out, _ = run(capsys, "chat", *cli_args)
+    assert code == 0
+    replies = out.split("bot> ")[1:]
+    assert len(replies) == 3
+    assert "November 18" in replies[1] and "a fresh conversation" in replies[1]
+    assert replies[2].startswith("I don't know")
+
+
+def test_eval_runs_dialogues_on_the_first_quote(capsys, cli_args, tmp_path):
+    dialogues = tmp_path / "dialogues.yaml"
+    dialogues.write_text(
+        "dialogues:\n  - id: d\n    turns:\n      - question: What is Progress 71?\n"
+        '      - question: When did it dock?\n        expect_any: ["November 18"]\n'
+        "      - question: What is the capital of Australia?\n        answerable: false\n"
+        '      - question: Where was it launched from?\n        expect_any: ["purple"]\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "eval", *cli_args, str(dialogues), "--min-hit", "1")
+    assert code == 1
+    assert "answerable: 1/2" in out and "unanswerable: 1/1" in out and "FAIL d#4" in out

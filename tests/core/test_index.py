@@ -187,7 +187,7 @@ def test_engine_refuses_a_second_concurrent_reindex(settings, embedder, monkeypa
         release.wait(10)
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr("bot.core.engine.build_index", slow_build)
+    monkeypatch.setattr("bot.core.store.build_index", slow_build)
     worker = threading.Thread(target=engine.reindex)
     worker.start()
     try:

@@ -53,8 +53,7 @@ def test_answers_hold_nothing_but_quotes_and_citations(launch_engine: Engine):
     "question",
     [
         "How much did the mission cost?",
-        "How much did the Soyuz launch cost in dollars?",
-        "How many liters of fuel did the Soyuz burn?",
+        "How much did a ticket to watch the launch cost?",
         "Who is the CEO of SpaceX?",
     ],
 )
@@ -71,7 +70,7 @@ def test_hindi_questions_on_other_subjects_or_with_no_content_are_declined(launc
 
 
 def test_a_decline_points_at_the_closest_passage_without_claiming_it(launch_engine: Engine):
-    answer = launch_engine.answer("How many liters of fuel did the Soyuz burn?")
+    answer = launch_engine.answer("How much did a ticket to watch the launch cost?")
     assert not answer.answered
     assert answer.closest is not None, "a near-topic question has a related passage to show"
     assert answer.closest.quote not in answer.text

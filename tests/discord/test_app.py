@@ -112,7 +112,9 @@ async def test_the_bot_loads_every_cog_and_pings_no_one(settings, tmp_path):
         assert client.allowed_mentions.to_dict() == discord.AllowedMentions.none().to_dict()
         assert client.intents.message_content and client.intents.guild_messages and client.intents.guilds
         assert not client.intents.members and not client.intents.presences
+        assert client.services._reloading is not None  # the shared index reload loop is running
     finally:
+        await client.services.stop_reloading()
         for extension in list(client.extensions):
             await client.unload_extension(extension)
         storage.close()

@@ -308,7 +308,7 @@ class Exploding:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def answer(self, question: str):
+    def answer(self, question: str, history=None):
         raise RuntimeError("engine exploded")
 
 

@@ -43,6 +43,7 @@ class Call:
     params: dict[str, Any]
     at: float
     files: dict[str, bytes] = field(default_factory=dict)
+    result: Any = None  # what the Bot API answered (e.g. the message sent, with its message_id)
 
 
 class BotAPI(BaseRequest):
@@ -86,7 +87,8 @@ class BotAPI(BaseRequest):
                 "parameters": {"retry_after": seconds},
             }
             return 429, json.dumps(body).encode()
-        return 200, json.dumps({"ok": True, "result": self._result(name, params)}).encode()
+        self.calls[-1].result = self._result(name, params)
+        return 200, json.dumps({"ok": True, "result": self.calls[-1].result}).encode()
 
     def _result(self, name: str, params: dict[str, Any]) -> Any:
         if name == "getUpdates":

@@ -4,16 +4,21 @@ the real engine answering from the launch articles."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
+import socket
 from html.parser import HTMLParser
 from pathlib import Path
 
+import httpx
 import pytest
+from pydantic import SecretStr
 from telegram import Update
 
 import bot.cli.main
+import bot.telegram.app
 from bot.core.answer import Answer, Source
 from bot.core.engine import Engine
 from bot.service.runtime import Services
@@ -131,7 +136,7 @@ async def test_a_private_question_is_answered_in_html_with_sources_and_buttons(t
     assert re.fullmatch(rf"https://t\.me/{BOT_USERNAME}\?start=src_\d+", link)
     assert [b["text"] for b in buttons[1:]] == ["👍", "👎"]
     assert all(len(b["callback_data"].encode()) <= 64 for b in buttons[1:])
-    assert any(c.method == "sendChatAction" for c in tg.api.calls)
+    assert not any(c.method == "sendChatAction" for c in tg.api.calls)  # answers are fast; calls are rationed
 
 
 async def test_a_group_mention_and_a_reply_to_an_answer_are_answered_in_their_topic(tg):
@@ -254,7 +259,7 @@ class LongAnswers:
     def __init__(self, settings) -> None:
         self.settings = settings
 
-    def answer(self, question):
+    def answer(self, question, history=None):
         text = " ".join(f"“Sentence {n} of a long passage about the <launch> & its crew.” [1]" for n in range(150))
         source = Source(1, "doc", "A long article", "Sentence 1.", 0, 11, 0.9, url="https://example.org/a")
         return Answer(question, True, text, [source], confidence=0.9)
@@ -393,3 +398,59 @@ async def test_the_bot_api_url_is_a_setting(launch_engine, tmp_path):
     async with application:
         assert application.bot.id == BOT_ID
     storage.close()
+
+
+HOOK, SECRET, SECRET_HEADER = "https://bot.example.org/tg/hook", "s3cret_Token-1", "X-Telegram-Bot-Api-Secret-Token"
+
+
+async def test_webhook_mode_checks_the_secret_token_on_every_update(launch_engine, tmp_path, monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = with_telegram(launch_engine.settings).model_copy(update={"telegram_webhook_secret": SecretStr(SECRET)})
+    settings = settings.model_copy(
+        update={
+            "telegram": settings.telegram.model_copy(
+                update={
+                    "webhook_url": "https://bot.example.org/tg/hook",
+                    "webhook_listen": "127.0.0.1",
+                    "webhook_port": port,
+                }
+            )
+        }
+    )
+    api, real_build = BotAPI(), bot.telegram.app.build_application
+    monkeypatch.setattr(bot.telegram.app, "build_application", lambda s, t, **kw: real_build(s, t, request=api))
+    storage = SQLiteStorage(tmp_path / "db.sqlite3")
+    stop = asyncio.Event()
+    serving = asyncio.create_task(bot.telegram.app.serve(Services(settings, launch_engine, storage), TOKEN, stop=stop))
+    try:
+        async with httpx.AsyncClient() as client:
+            url = f"http://127.0.0.1:{port}/tg/hook"
+            for _ in range(100):
+                if api.sent("setWebhook"):
+                    break
+                await asyncio.sleep(0.05)
+            [hook] = api.sent("setWebhook")
+            assert (
+                hook.params["url"] == "https://bot.example.org/tg/hook"
+                and hook.params["secret_token"] == "s3cret_Token-1"
+            )
+            member = next(_users)
+            update = message(QUESTION, chat_id=member, user_id=member)
+            refused = await client.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+            assert refused.status_code == 403
+            accepted = await client.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret_Token-1"}
+            )
+            assert accepted.status_code == 200
+            for _ in range(100):
+                if api.sent():
+                    break
+                await asyncio.sleep(0.05)
+            [reply] = api.sent()
+            assert reply.params["chat_id"] == member and mentions_launch_date(reply.params["text"])
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 30)
+        storage.close()

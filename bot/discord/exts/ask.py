@@ -69,14 +69,14 @@ class Ask(commands.Cog):
             await interaction.followup.send(_own(refusal), ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         try:
-            asked = await self.asking.answer(question, where)
-            await interaction.followup.send(
+            asked = await self.asking.answer(question, where, conversation=self.conversation_of(interaction.channel))
+            sent = await interaction.followup.send(
                 embed=answer_embed(asked.answer), view=_view(asked), allowed_mentions=NO_MENTIONS
             )
         except Exception as error:
             await self._apologise_privately(interaction, error)
             return
-        await self.asking.delivered(asked)
+        await self.asking.delivered(asked, conversation=f"interaction:{interaction.id}", message_ids=_ids(sent))
 
     async def _apologise_privately(self, interaction: discord.Interaction, error: BaseException) -> None:
         """The public "thinking…" message would turn any followup public: remove it, then apologise
@@ -111,22 +111,41 @@ class Ask(commands.Cog):
         if refusal is not None:
             await _reply_quietly(message, refusal)
             return
+        conversation = self.conversation_of(message.channel, message.reference)
         async with message.channel.typing():
-            asked = await self.asking.answer(question, where)
+            asked = await self.asking.answer(question, where, conversation=conversation)
         embed, view = answer_embed(asked.answer), _view(asked)
         if mode == "thread" and not isinstance(message.channel, discord.Thread):
             name = clean_question(question, len(question) + 1).text or "Question"
             thread = await message.create_thread(name=cut(name, THREAD_NAME_LIMIT))
-            await thread.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+            sent = await thread.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+            started = f"thread:{thread.id}"
         else:
-            await message.reply(embed=embed, view=view, allowed_mentions=NO_MENTIONS, mention_author=False)
-        await self.asking.delivered(asked)
+            sent = await message.reply(embed=embed, view=view, allowed_mentions=NO_MENTIONS, mention_author=False)
+            started = f"message:{message.id}"
+        await self.asking.delivered(asked, conversation=started, message_ids=_ids(sent))
+
+    def conversation_of(self, channel: object, reference: discord.MessageReference | None = None) -> str | None:
+        """The conversation a question continues: the thread the bot opened that it is asked in, or
+        the one of the bot's answers it replies to; None when it starts afresh."""
+        me = self.bot.user
+        if isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id:
+            return f"thread:{channel.id}"
+        if reference is not None and reference.message_id is not None:
+            return self.asking.conversations.replied_to(PLATFORM, str(reference.message_id))
+        return None
 
 
 def addressed_to(bot_id: int, message: discord.Message) -> bool:
     """A question is a message that mentions the bot in its text. A reply to the bot's answer also
     lists the bot in ``mentions`` (the reply pings its author), but "thanks!" is not a question."""
     return bot_id in message.raw_mentions
+
+
+def _ids(message: object) -> list[str]:
+    """The id of a message the bot posted, as text (none if Discord returned no message)."""
+    message_id = getattr(message, "id", None)
+    return [str(message_id)] if message_id is not None else []
 
 
 def _view(asked: Asked) -> discord.ui.View:

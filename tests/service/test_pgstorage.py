@@ -1,0 +1,125 @@
+"""State in PostgreSQL (a real server): the same answers as SQLite to the same calls, the same
+migrations, and ``launchbot migrate-state`` copying a SQLite database with nothing lost."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bot.cli.main import main
+from bot.service.pgstorage import POSTGRES_MIGRATIONS, PostgresStorage, StateNotEmpty, copy_sqlite
+from bot.service.storage import DOWN, UP, Origin, SQLiteStorage, StoredSource
+from tests.service.test_storage import GUILD, OTHER_GUILD, V1_DATABASE
+
+TABLES = {
+    "questions": "id, platform, community_id, chat_id, thread_id, user_id, question, answered, answer, sources,"
+    " confidence, latency_ms, created, delivered",
+    "feedback": "question_id, user_id, vote, updated",
+    "chats": "platform, chat_id, community_id, enabled, mode",
+}
+
+
+GAP_SCOPES = [("telegram", "1"), ("discord", "1")]
+
+
+def _scenario(storage) -> list:
+    """Every kind of call, and what each returned."""
+    discord = Origin("discord", "1", "10", "100")
+    group = Origin("telegram", "1", "1", "100", thread_id="5")
+    private = Origin("telegram", None, "100", "100")
+    source = StoredSource(1, "Article — “quoted”", "The ship was launched from Baikonur.", "context ✓ नवंबर")
+    seen: list = [
+        storage.record_question(discord, question="When?", answered=True, sources=[source], confidence=0.5),
+        storage.record_question(group, question="Who?", answered=True),
+        storage.record_question(group, question="who?", answered=False),
+        storage.record_question(group, question="Lost?", answered=True, delivered=False),
+        storage.record_question(private, question="Where?", answered=True, delivered=False),
+    ]
+    seen += [storage.vote(2, "100", DOWN), storage.vote(2, "100", UP), storage.vote(2, "101", DOWN)]
+    seen += [storage.vote(99, "100", UP), storage.votes(2), storage.get_answer(1), storage.get_answer(99)]
+    storage.mark_delivered(5)
+    seen += [storage.stats("discord", "1", 0), storage.stats("telegram", "1", 0), storage.stats("telegram", None, 0)]
+    seen += [[replace(gap, created=0.0) for gap in storage.gaps(*scope, 0)] for scope in GAP_SCOPES]
+    seen += [
+        storage.set_chat("telegram", "-100", "-100", enabled=True),
+        storage.set_chat("discord", "7", "1", mode="thread"),
+    ]
+    seen += [storage.chats("telegram"), storage.chats("discord")]
+    with pytest.raises(ValueError, match="mode"):
+        storage.set_chat("telegram", "-100", "-100", mode="shout")
+    return seen
+
+
+def test_postgres_answers_every_call_as_sqlite_does(tmp_path: Path, database_url: str) -> None:
+    sqlite_storage, pg_storage = SQLiteStorage(tmp_path / "state.sqlite3"), PostgresStorage(database_url)
+    try:
+        assert _scenario(pg_storage) == _scenario(sqlite_storage)
+        assert pg_storage.schema_version() == sqlite_storage.schema_version() == len(POSTGRES_MIGRATIONS)
+    finally:
+        sqlite_storage.close()
+        pg_storage.close()
+
+
+def test_a_version_1_postgres_database_is_migrated_with_every_row(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        for statement in filter(str.strip, POSTGRES_MIGRATIONS[0].split(";")):
+            conn.execute(statement)
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1)")
+        conn.execute(
+            "INSERT INTO questions (guild_id, channel_id, user_id, question, answered, created)"
+            " VALUES (%s, 5, 6, 'When?', 1, 1.5)",
+            (GUILD,),
+        )
+        conn.execute("INSERT INTO feedback VALUES (1, 6, -1, 2.5)")
+        conn.execute("INSERT INTO channels VALUES (5, %s, 1, 'thread')", (GUILD,))
+    storage = PostgresStorage(database_url)
+    try:
+        assert storage.schema_version() == 2
+        assert storage.stats("discord", str(GUILD), 0).asked == 1 and storage.votes(1) == (0, 1)
+        assert storage.chats("discord")["5"].mode == "thread"
+        assert storage.record_question(Origin("discord", "1", "2", "3"), question="q", answered=True) == 2
+    finally:
+        storage.close()
+
+
+def _rows(storage, table: str) -> list[tuple]:
+    return sorted(storage._read(f"SELECT {TABLES[table]} FROM {table}"), key=repr)
+
+
+def test_migrate_state_copies_a_sqlite_database_with_nothing_lost(tmp_path: Path, database_url: str, monkeypatch):
+    path = tmp_path / "launchbot.sqlite3"
+    shutil.copy(V1_DATABASE, path)  # written by the Discord-only version: migrated to the current schema first
+    monkeypatch.setenv("LAUNCHBOT_DATABASE_URL", database_url)
+    assert main(["migrate-state", "--from", str(path)]) == 0
+    source, target = SQLiteStorage(path), PostgresStorage(database_url)
+    try:
+        for table in TABLES:
+            assert _rows(target, table) == _rows(source, table), table
+        assert sum(1 for _ in _rows(target, "questions")) == 4
+        for storage in (source, target):  # the reports read the same from both
+            assert storage.stats("discord", str(GUILD), 0) == source.stats("discord", str(GUILD), 0)
+            assert storage.gaps("discord", str(OTHER_GUILD), 0) == source.gaps("discord", str(OTHER_GUILD), 0)
+        assert target.get_answer(1) == source.get_answer(1)
+        new = Origin("telegram", "-1", "-1", "9")
+        assert target.record_question(new, question="q", answered=True) == 5  # ids continue after the copy
+        with pytest.raises(StateNotEmpty):
+            copy_sqlite(source, target)  # a second copy would duplicate: refused, nothing written
+        assert len(_rows(target, "questions")) == 5
+    finally:
+        source.close()
+        target.close()
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM questions").fetchone() == (4,)  # source untouched
+
+
+def test_migrate_state_says_what_is_missing(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("LAUNCHBOT_DATABASE_URL", raising=False)
+    assert main(["migrate-state", "--from", str(tmp_path / "none.sqlite3")]) == 2
+    assert "no SQLite database" in capsys.readouterr().err
+    shutil.copy(V1_DATABASE, tmp_path / "db.sqlite3")
+    assert main(["migrate-state", "--from", str(tmp_path / "db.sqlite3")]) == 2
+    assert "LAUNCHBOT_DATABASE_URL" in capsys.readouterr().err
