@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick]``: run every benchmark, print the table, write the results."""
+"""``python -m benchmarks [--quick] [--models]``: run the benchmarks, print the table, write the results."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import sys
 
 from benchmarks.report import RESULTS_MD, table, write_json, write_results_md
-from benchmarks.runner import FULL, QUICK, run
+from benchmarks.runner import FULL, QUICK, run, run_models
 
 logger = logging.getLogger(__name__)
 
@@ -19,9 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--postgres-vectors", type=int, help="pgvector HNSW size (full run: 200,000; 1,000,000 builds ~6 min)"
     )
+    parser.add_argument("--corpus-chunks", type=int, help="size of the synthetic corpus (full run: 100,000)")
     parser.add_argument(
         "--only-postgres", action="store_true", help="only the PostgreSQL sections (writes RESULTS-postgres.md)"
     )
+    parser.add_argument("--models", action="store_true", help="only each embedding model's build and answer costs")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -32,12 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     if args.postgres_vectors:
         sizes = dataclasses.replace(sizes, postgres_vectors=args.postgres_vectors)
-    results = run(sizes, only_postgres=args.only_postgres)
+    if args.corpus_chunks:
+        sizes = dataclasses.replace(sizes, corpus_chunks=args.corpus_chunks, corpus_questions=100)
+    results = run_models(sizes) if args.models else run(sizes, only_postgres=args.only_postgres)
     print(table(results))
     path = write_json(results, command)
     print(f"\nwrote {path}")
-    if args.quick:
-        print("(--quick: benchmarks/RESULTS.md left as it was)")
+    if args.quick or args.models:
+        print("(--quick / --models: benchmarks/RESULTS.md left as it was)")
     elif args.only_postgres:
         write_results_md(results, command, RESULTS_MD.with_name("RESULTS-postgres.md"))
         print("updated benchmarks/RESULTS-postgres.md")

@@ -44,7 +44,7 @@ def build_throughput(
     full = _build(settings, embedder, rebuild=True)
     index = load_index(settings.index_dir)
     texts = [index.chunk_text(i) for i in sample(len(index.chunks), FLOOR_SAMPLE)]
-    raw = len(texts) / timed(lambda: embedder.encode(texts))
+    raw = len(texts) / timed(lambda: embedder.encode_passages(texts))
     floor = len(texts) / timed(
         lambda: floor_model.encode(texts, batch_size=settings.batch_size, normalize_embeddings=True)
     )
@@ -93,7 +93,9 @@ def build_throughput(
 
 
 def _build(settings: Settings, embedder: Embedder, rebuild: bool) -> BuildReport:
-    index_settings = IndexSettings(embedder.name, settings.chunk_size, settings.chunk_overlap, settings.hnsw_threshold)
+    index_settings = IndexSettings(
+        embedder.name, settings.chunk_size, settings.chunk_overlap, settings.hnsw_threshold, embedder.vector_source
+    )
     return build_index(
         settings.knowledge_dir,
         settings.index_dir,

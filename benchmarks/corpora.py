@@ -69,7 +69,7 @@ def embed_cached(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
     path = OUT / f"embeddings-{key}.npy"
     if path.is_file():
         return np.load(path)
-    vectors = embedder.encode(list(texts))
+    vectors = embedder.encode_passages(list(texts))
     OUT.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
     return vectors
@@ -216,9 +216,9 @@ class LookupEmbedder(Embedder):
 
     def __init__(self, vectors: dict[str, np.ndarray], model: str = "default") -> None:
         super().__init__(model)
-        self.vectors = vectors
+        self.lookup = vectors
 
-    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([self.vectors[text] for text in texts])
+        return np.stack([self.lookup[text] for text in texts])

@@ -106,7 +106,9 @@ def corpus(
     settings = Settings(knowledge_dir=root / "knowledge", index_dir=root / "index")
     made = write_synthetic_corpus(settings.knowledge_dir, sentences, pool, chunks, rng)
     lookup = LookupEmbedder(made.vectors, settings.model)
-    index_settings = IndexSettings(lookup.name, settings.chunk_size, settings.chunk_overlap, settings.hnsw_threshold)
+    index_settings = IndexSettings(
+        lookup.name, settings.chunk_size, settings.chunk_overlap, settings.hnsw_threshold, lookup.vector_source
+    )
     started = time.perf_counter()
     build_index(settings.knowledge_dir, settings.index_dir, lookup, index_settings)
     faiss_seconds = time.perf_counter() - started

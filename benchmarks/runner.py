@@ -23,6 +23,7 @@ from benchmarks.build import build_throughput
 from benchmarks.common import REPO, Results, machine_info, peak_rss_mb, timed
 from benchmarks.corpora import LookupEmbedder, embed_cached, load_squad, squad_sentences, write_synthetic_corpus
 from benchmarks.latency import answer_latency, same_answers
+from benchmarks.models import model_costs
 from benchmarks.scale import scale
 from benchmarks.startup import cold_start
 from bot.config import Settings
@@ -48,12 +49,14 @@ class Sizes:
     scale_vectors: int
     scale_queries: int
     scale_threshold: int | None  # None: the configured hnsw_threshold
+    model_documents: int  # SQuAD documents each embedding model indexes (benchmarks/models.py)
+    model_repeats: int  # passes over the launch questions per model
     postgres_vectors: int = 200_000  # pgvector HNSW over 1M takes ~6 min to build: --postgres-vectors 1000000
     postgres_questions: int = 1000  # answered by one, then two processes
 
 
-FULL = Sizes("full", None, 20, 3, 1000, 200, 100_000, 300, 1_000_000, 1000, None)
-QUICK = Sizes("quick", 300, 2, 1, 30, 10, 600, 20, 20_000, 50, 10_000, 5_000, 40)
+FULL = Sizes("full", None, 20, 3, 1000, 200, 100_000, 300, 1_000_000, 1000, None, 1000, 3)
+QUICK = Sizes("quick", 300, 2, 1, 30, 10, 600, 20, 20_000, 50, 10_000, 20, 1, 5_000, 40)
 
 
 @dataclass
@@ -89,6 +92,17 @@ def run(sizes: Sizes, only_postgres: bool = False) -> Results:
     return results
 
 
+def run_models(sizes: Sizes) -> Results:
+    """Only the per-model section (``--models``): on a shared machine, the new figures alone."""
+    results = Results()
+    started = time.perf_counter()
+    results.facts.update(sizes=asdict(sizes), machine=machine_info(), failed=[], section_seconds={})
+    with tempfile.TemporaryDirectory(prefix="launchbot-bench-") as tmp, _section(results, "models"):
+        model_costs(results, Path(tmp), load_squad(), sizes.model_documents, sizes.model_repeats)
+    results.facts["total_seconds"] = round(time.perf_counter() - started, 1)
+    return results
+
+
 def _sections(results: Results, sizes: Sizes, shared: _Shared) -> None:
     squad = load_squad()
     with _section(results, "launch"):
@@ -106,6 +120,8 @@ def _sections(results: Results, sizes: Sizes, shared: _Shared) -> None:
             shared,
             built.questions[: sizes.same_answer_questions],
         )
+    with _section(results, "models"):
+        model_costs(results, shared.workdir / "models", squad, sizes.model_documents, sizes.model_repeats)
     sentences = squad_sentences(squad)[: sizes.pool_sentences]
     questions = squad.questions[: sizes.pool_sentences]
     with _section(results, "pool"):
@@ -182,7 +198,9 @@ def _corpus(
         settings.knowledge_dir,
         settings.index_dir,
         lookup,
-        IndexSettings(lookup.name, settings.chunk_size, settings.chunk_overlap, settings.hnsw_threshold),
+        IndexSettings(
+            lookup.name, settings.chunk_size, settings.chunk_overlap, settings.hnsw_threshold, lookup.vector_source
+        ),
         max_document_bytes=settings.max_document_bytes,
     )
     results.facts["corpus_build"] = report.summary()

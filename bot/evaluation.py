@@ -313,7 +313,7 @@ def run_eval(args: Any, settings: Settings) -> int:
     dialogues = None
     if squad:
         documents, items = squad_corpus(path)
-        settings = squad_settings(path, settings, documents)
+        settings = squad_settings(path, settings, documents, settings.home / SCRATCH)
     elif "dialogues" in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}):
         dialogues = load_dialogues(path)[: args.limit or None]
         items = [item for dialogue in dialogues for item in dialogue.turns]

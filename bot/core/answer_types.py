@@ -61,10 +61,13 @@ _PATTERNS: dict[str, regex.Pattern] = {
     DATE: regex.compile(
         rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}|\b(?:1[0-9]|20)\d\d(?:s)?\b|\b\d{{1,2}}/\d{{1,2}}\b|"
         r"\b\d+(?:st|nd|rd|th)\s+century\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
-        rf"\b{_MONTH}(?=\s|,)|\bनवंबर|\bअक्टूबर|\bदिसंबर|\bजून",
+        rf"\b{_MONTH}(?=\s|,)|"
+        r"\b(?:जनवरी|फ़?रवरी|फरवरी|मार्च|अप्रैल|मई|जून|जुलाई|अगस्त|सितं?म?बर|सितम्बर|अक्टूबर|नवं?म?बर|नवम्बर|दिसं?म?बर|दिसम्बर)\b",
         regex.IGNORECASE,
     ),
-    COUNT: regex.compile(rf"{_ANY_NUMBER}|\d+(?:\.\d+)?\s?(?:लाख|हज़ार)", regex.IGNORECASE),
+    COUNT: regex.compile(
+        rf"{_ANY_NUMBER}|\d+(?:\.\d+)?\s?(?:सौ|हज़ार|हजार|लाख|करोड़|करोड)(?![\p{{L}}\p{{M}}])", regex.IGNORECASE
+    ),
     PERSON: regex.compile(
         r"(?<![.!?]\s)(?<!^)\b\p{Lu}[\p{Ll}'’-]+(?:\s+(?:de|van|von|da|del|al|bin|le)?\s*\p{Lu}[\p{L}'’-]+){1,3}|"
         r"\b(?:mr|mrs|ms|dr|prof|sir|saint|king|queen|president|pope|astronaut|cosmonaut|general)\.?\s+\p{Lu}[\p{L}'’-]+|"
@@ -121,7 +124,8 @@ _QUESTION_TYPES: list[tuple[regex.Pattern, tuple[str, ...]]] = [
     (
         regex.compile(
             r"\b(?:which|what) (?:company|agency|organi[sz]ation|group|team|party|university|"
-            r"outlet|newspaper|network|institution|body|firm|band|club)\b",
+            r"outlet|newspaper|network|institution|body|firm|band|club|account|handle|website|site|channel|publication|"
+            r"publisher)\b",
             regex.I,
         ),
         (ORGANISATION, PERSON),
@@ -130,7 +134,7 @@ _QUESTION_TYPES: list[tuple[regex.Pattern, tuple[str, ...]]] = [
         regex.compile(
             r"\b(?:who|whom|whose)\b|\b(?:which|what) (?:astronaut|person|man|woman|people|king|queen|"
             r"president|scientist|author|writer|leader|cosmonaut|commander|player|artist)\b|"
-            r"\bकौन\b|\bकिसने\b|\bकिसके\b|\bकिसको\b",
+            r"\bकौन\b|\bकिसने\b|\bकिसके\b|\bकिसको\b|\bकिसका\b|\bकिसकी\b",
             regex.I,
         ),
         (PERSON, ORGANISATION),

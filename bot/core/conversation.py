@@ -3,15 +3,16 @@
 People ask in chains: "What is Progress 71?" then "When did it dock?". The second question says
 "it" and means Progress 71; on its own it is about nothing. A question *leans* on the conversation
 when it refers back ("it", "he", "that", "there", and their Hindi forms "यह", "उसने", "वहाँ"…),
-opens with a connective ("and …?", "what about …?", "और …?"), or has no subject of its own
-("Why?", "How many people?"). Such a question is retrieved and scored with a ``Context``: the
-earlier questions that were answered, the last at half the weight of the follow-up's own words and
-each one before it at half that again. Their key terms (not the words that only ask: "when",
-"कब हुआ") rank passages (a second BM25 list, fused below
-the question's own), pull the question's vector towards them, and count in term overlap at their
-weight. A question that stands on its own gets no context at all, so it is answered exactly as if
-asked alone: "What is the capital of Australia?" after a launch question is declined as it would be
-alone, and whether a follow-up is answered is still judged by the relevance of what it asks.
+asks the last question again about something else ("what about the crew?"), or has no subject of
+its own ("Why?", "And the crew?", "How many people?"); "And what is the capital of Australia?"
+names its own. Such a question is retrieved and scored with a ``Context``: the earlier questions
+that were answered, the last at half the weight of the follow-up's own words and each one before it
+at half that again. Their key terms (not the words that only ask: "when", "कब हुआ") rank passages
+(a second BM25 list, fused below the question's own), pull the question's vector towards them, and
+count in term overlap at their weight. A question that stands on its own gets no context at all,
+so it is answered exactly as if asked alone: "What is the capital of Australia?" after a launch
+question is declined as it would be alone, and whether a follow-up is answered is still judged by
+the relevance of what it asks.
 
 The earlier *answers* lend nothing: their words would lead the follow-up straight back to the
 sentence already quoted. A declined turn lends nothing either, so "When is the next launch from
@@ -47,10 +48,10 @@ _REFERENCES = frozenset(
     "इनका उनका इनकी उनकी इनके उनके इसने उसने इन्होंने उन्होंने इसको उसको इनको उनको इसमें उसमें "
     "इसपर उसपर इससे उससे".split()
 )
-# Openings that continue the last question: "and where …?", "what about the crew?", "और …?".
-_CONNECTIVE = regex.compile(
-    r"^\s*(?:and|also|so|but|then|plus|what about|how about|and what about|और|तो|फिर|तथा|लेकिन|पर)\b",
-    regex.IGNORECASE,
+# Openings that ask the last question again about something else: "what about the crew?" has no
+# question of its own. (A plain "and …?" leans only when it names nothing: see ``has_subject``.)
+_ELLIPTIC = regex.compile(
+    r"^\s*(?:and\s+|so\s+)?(?:what|how)\s+about\b|^\s*(?:और|तो)\s+.*\sका\s+क्या\b", regex.IGNORECASE
 )
 # Words that ask, but name nothing: a question made only of these has no subject of its own.
 _ASKING = frozenset(
@@ -103,8 +104,10 @@ def leans_on_context(question: str) -> bool:
     tokens = words(question)
     if any(token in _REFERENCES for token in tokens):
         return True
-    if _CONNECTIVE.match(question):
+    if _ELLIPTIC.match(question):
         return True
+    # Any other opening ("and …?") continues the last question only when nothing else is named:
+    # "and the crew?" leans on it, "and what is the capital of Australia?" is a question of its own.
     return not has_subject(question)
 
 

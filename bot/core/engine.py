@@ -2,7 +2,9 @@
 
 It owns the live index and swaps in a new one, built here or by another process, without stopping
 the questions in flight: a question works on the index it started with, and the swap is a single
-reference assignment. Plain synchronous Python; chat front ends call it from worker threads.
+reference assignment. Loading and installing a version (``reindex``, ``reload_if_changed``) hold one
+lock, and a version older than the live one is never installed. While another process builds, the
+engine answers from the live index. Plain synchronous Python; front ends call it from worker threads.
 """
 
 from __future__ import annotations
@@ -25,13 +27,20 @@ from bot.core.index import (
     IndexMissing,
     IndexSettings,
     KnowledgeIndex,
+    build_running,
     freshness,
+    version_order,
+    wait_for_build,
 )
 from bot.core.knowledge import load_documents
 from bot.core.retrieval import Retriever
 from bot.core.store import index_store
 
 logger = logging.getLogger(__name__)
+
+_BEING_UPDATED = (
+    "The index in {index_dir} is being updated by another process: answering from the live index meanwhile."
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +58,8 @@ class Engine:
         )
         self.store = index_store(settings)
         self._live: _Live | None = None
-        self._reindexing = threading.Lock()
-        self._reloading = threading.Lock()
+        self._reindexing = threading.Lock()  # one reindex at a time in this process
+        self._swapping = threading.Lock()  # loading and installing a version, by reindex or reload
         self._watching = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -58,7 +67,9 @@ class Engine:
     @property
     def index_settings(self) -> IndexSettings:
         s = self.settings
-        return IndexSettings(self.embedder.name, s.chunk_size, s.chunk_overlap, s.hnsw_threshold)
+        return IndexSettings(
+            self.embedder.name, s.chunk_size, s.chunk_overlap, s.hnsw_threshold, self.embedder.vector_source
+        )
 
     @property
     def answer_settings(self) -> AnswerSettings:
@@ -74,12 +85,23 @@ class Engine:
 
     def open(self, notify: Callable[[str], None] = logger.info) -> None:
         """Load the index, building or updating it first when it is missing or stale, and warm the
-        model so the first question is as fast as the rest."""
+        model so the first question is as fast as the rest. While another process builds, a stale
+        index is served as it is, and a missing one is waited for."""
+        index_dir = self.settings.index_dir
         try:
             self.load()
         except IndexMissing:
-            notify(f"No index in {self.settings.index_dir} yet: building it from {self.settings.knowledge_dir}…")
-            self.reindex()
+            if not self.settings.knowledge_dir.is_dir():
+                raise FileNotFoundError(
+                    f"no index in {index_dir} and knowledge directory not found: {self.settings.knowledge_dir}"
+                ) from None
+            if build_running(index_dir):
+                notify(f"Another process is building the index in {index_dir}: waiting for it…")
+                wait_for_build(index_dir)
+                self.load()
+            else:
+                notify(f"No index in {index_dir} yet: building it from {self.settings.knowledge_dir}…")
+                self._reindex_or_serve(notify)
         else:
             stale = self.freshness()
             if stale.stale and self.store.shared:
@@ -88,10 +110,22 @@ class Engine:
                 notify(
                     f"The shared index is out of date here ({stale.describe()}): run `launchbot index` to update it."
                 )
+            elif stale.stale and build_running(index_dir):
+                notify(_BEING_UPDATED.format(index_dir=index_dir))
             elif stale.stale:
                 notify(f"The index is out of date ({stale.describe()}): updating it…")
-                self.reindex()
+                self._reindex_or_serve(notify)
         self.embedder.encode_query("warm-up")
+
+    def _reindex_or_serve(self, notify: Callable[[str], None]) -> None:
+        try:
+            self.reindex()
+        except IndexBusy:  # another process started a build first
+            if self._live is None:
+                wait_for_build(self.settings.index_dir)
+                self.load()
+            else:
+                notify(_BEING_UPDATED.format(index_dir=self.settings.index_dir))
 
     def load(self) -> None:
         """Serve the live index as it is (IndexMissing / IndexCorrupt if it cannot be read)."""
@@ -114,7 +148,12 @@ class Engine:
         documents = load_documents(self.settings.knowledge_dir, self.settings.max_document_bytes)
         return freshness(self.index, documents, self.index_settings)
 
-    def _install(self, index: KnowledgeIndex) -> None:
+    def _install(self, index: KnowledgeIndex) -> bool:
+        """Serve ``index`` unless the live one is newer (a slow load must not undo a faster one)."""
+        live = self._live
+        if live is not None and version_order(index.path) < version_order(live.index.path):
+            logger.info("not installing %s: %s is newer", index.path.name, live.index.path.name)
+            return False
         s = self.settings
         retriever = Retriever(
             index,
@@ -127,6 +166,7 @@ class Engine:
         helpers = Helpers.for_index(index, load_aliases(s.knowledge_dir), decider)
         self._live = _Live(index, retriever, helpers)
         logger.info("serving index %s (%d chunks)", index.path.name, len(index.chunks))
+        return True
 
     # ------------------------------------------------------------------ work
 
@@ -160,20 +200,21 @@ class Engine:
                 max_document_bytes=self.settings.max_document_bytes,
                 progress=progress,
             )
-            self._install(self.store.load())
+            with self._swapping:
+                self._install(self.store.load())
             return report
         finally:
             self._reindexing.release()
 
     def reload_if_changed(self) -> bool:
-        """Pick up an index another process (``launchbot index``) swapped in; True if reloaded."""
-        if self._live is None or not self._reloading.acquire(blocking=False):
+        """Pick up an index another process (``launchbot index``) swapped in; True if reloaded.
+        Skipped while this engine reindexes or reloads: that will install the newest version."""
+        if self._live is None or self._reindexing.locked() or not self._swapping.acquire(blocking=False):
             return False
         try:
             version = self.store.current_version()
-            if version is None or version == self._live.index.path:
+            if version is None or version_order(version) <= version_order(self._live.index.path):
                 return False
-            self._install(self.store.load())
-            return True
+            return self._install(self.store.load())
         finally:
-            self._reloading.release()
+            self._swapping.release()

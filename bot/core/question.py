@@ -25,23 +25,29 @@ INVISIBLE = dict.fromkeys(
 
 @dataclass(frozen=True)
 class CleanQuestion:
+    """``problem`` says why a question is refused, for people; ``code`` the same for programs
+    (``ask --json``'s ``problem``): ``not_text``, ``empty``, ``too_long`` or ``no_words``."""
+
     text: str | None
     problem: str | None = None
+    code: str | None = None
 
 
 def clean_question(raw: object, max_chars: int) -> CleanQuestion:
     """NFC-normalised text without control or invisible characters, or the reason it is refused."""
     if not isinstance(raw, str):
-        return CleanQuestion(None, "a question must be text")
+        return CleanQuestion(None, "a question must be text", "not_text")
     text = unicodedata.normalize("NFC", raw).translate(INVISIBLE)
     text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs", "Co") else ch for ch in text)
     text = " ".join(text.split())
     if not text:
-        return CleanQuestion(None, "please ask a question: the message was empty")
+        return CleanQuestion(None, "please ask a question: the message was empty", "empty")
     if len(text) > max_chars:
         return CleanQuestion(
-            None, f"that question is {len(text):,} characters long; the limit is {max_chars:,}. Please shorten it."
+            None,
+            f"that question is {len(text):,} characters long; the limit is {max_chars:,}. Please shorten it.",
+            "too_long",
         )
     if not any(ch.isalnum() for ch in text):
-        return CleanQuestion(None, "please ask a question in words: that message has no letters or digits")
+        return CleanQuestion(None, "please ask a question in words: that message has no letters or digits", "no_words")
     return CleanQuestion(text)

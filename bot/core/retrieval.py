@@ -2,14 +2,17 @@
 
 A second, sentence-level dense search adds candidate sentences from chunks that ranked low.
 Rank fusion needs no score calibration between the two sides, and keeps exact identifiers
-("MS-10", "71", dates) that the dense model blurs. The dense side is down-weighted by the share of
-the question written outside the Latin script, because the default model only understands English:
-for a Hindi question its neighbours are close to random and must not drown BM25's exact matches.
+("MS-10", "71", dates) that the dense model blurs. The lexical side stays per language (a Hindi
+word never matches an English one); crossing languages is the dense side's job. With an English-only
+model (all-MiniLM-L6-v2) the dense side is down-weighted by the share of the question written
+outside the Latin script: for a Hindi question its neighbours are close to random and must not
+drown BM25's exact matches. A multilingual model (``Embedder.multilingual``) keeps full weight.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,9 +31,20 @@ class Query:
     vector: np.ndarray
     terms: list[str]
     dense_weight: float
+    multilingual: bool = False  # the model's vectors compare texts across languages
+
     # A follow-up's context (bot/core/conversation.py): earlier turns' terms, each weighted below the
     # question's own (1.0); ``vector`` then leans towards the earlier turns by the same weights.
     context_terms: dict[str, float] = field(default_factory=dict)
+
+    def overlap(self, sentence: str, cosine: float, measured: Callable[[], float]) -> float:
+        """A sentence's term overlap with the question, as answer scoring weighs it. Terms never
+        match across scripts (a Hindi sentence shares no term with an English question), so with a
+        multilingual model a sentence in the other script gets, in place of the overlap it cannot
+        show, its dense similarity: the evidence there is. Otherwise the measured overlap."""
+        if self.multilingual and is_latin(sentence) != is_latin(self.text):
+            return max(0.0, float(cosine))
+        return measured()
 
     def coverage(self, lexicon: Lexicon, text_terms: list[str]) -> float:
         """Share of the question's idf mass (context terms at their weight) that ``text_terms`` hold."""
@@ -51,6 +65,10 @@ class Hit:
     score: float  # the fused reciprocal-rank score
 
 
+def is_latin(text: str) -> bool:
+    return latin_share(text) >= 0.5
+
+
 class Retriever:
     def __init__(
         self,
@@ -68,15 +86,22 @@ class Retriever:
         self.cross_script_dense_weight = cross_script_dense_weight
 
     def query(self, text: str, context: Context | None = None) -> Query:
-        share = latin_share(text)
-        weight = self.cross_script_dense_weight + (1 - self.cross_script_dense_weight) * share
         vector = self.embedder.encode_query(text)
+        weight = self.dense_weight(text)
+        multilingual = self.embedder.multilingual
         if context is None:
-            return Query(text, vector, tokenize(text), weight)
+            return Query(text, vector, tokenize(text), weight, multilingual)
         for part, part_weight in context.parts:
             vector = vector + part_weight * self.embedder.encode_query(part)
         vector = (vector / np.linalg.norm(vector)).astype(np.float32)
-        return Query(text, vector, tokenize(text), weight, context.term_weights())
+        return Query(text, vector, tokenize(text), weight, multilingual, context.term_weights())
+
+    def dense_weight(self, text: str) -> float:
+        """How far to trust the dense side for this question: fully when the model understands its
+        script, else less the more of it is written outside the Latin script."""
+        if self.embedder.multilingual:
+            return 1.0
+        return self.cross_script_dense_weight + (1 - self.cross_script_dense_weight) * latin_share(text)
 
     def search(self, query: Query, k: int) -> list[Hit]:
         """The ``k`` best chunks by weighted reciprocal-rank fusion of both candidate lists."""

@@ -40,15 +40,17 @@ def test_ask_json_lines_in_order(capsys, cli_args, monkeypatch):
     assert [line["question"] for line in lines] == [
         "When did Progress 71 dock?",
         "Where was the rocket launched from?",
+        "",  # a blank line keeps its place: line N of the output answers line N of the input
         "How do I bake sourdough bread?",
     ]
+    assert lines[2]["problem"] == "empty" and not lines[2]["answered"]
     for line in lines:
         assert {"question", "answered", "answer", "sources"} <= line.keys()
         assert isinstance(line["answered"], bool)
         for source in line["sources"]:
             assert {"doc_id", "title", "url", "quote", "score"} <= source.keys()
     assert lines[0]["answered"] and "November 18" in lines[0]["answer"]
-    assert not lines[2]["answered"] and lines[2]["sources"] == []
+    assert not lines[3]["answered"] and lines[3]["sources"] == []
 
 
 def test_ask_human_readable(capsys, cli_args):
@@ -91,6 +93,61 @@ def test_chat_session(capsys, cli_args, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("/sources\nWhere was the rocket launched from?\n/quit\n"))
     code, out, _ = run(capsys, "chat", *cli_args)
     assert code == 0 and "Baikonur" in out and "freshness" in out
+
+
+def test_a_huge_title_is_capped_in_sources_and_json(capsys, cli_args, settings):
+    (settings.knowledge_dir / "long.md").write_text(
+        f"---\ntitle: {'Progress ' * 1200}\n---\nProgress 71 docked with a very long title attached.\n"
+    )
+    run(capsys, "index", *cli_args)
+    code, out, _ = run(capsys, "sources", *cli_args)
+    assert code == 0 and max(len(line) for line in out.splitlines()) < 400
+    code, out, _ = run(capsys, "ask", "--json", *cli_args, "Which Progress docked with a very long title?")
+    for source in json.loads(out)["sources"]:
+        assert len(source["title"]) <= 200
+
+
+def test_help_is_plain_text_and_documents_ask(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = capsys.readouterr().out
+    assert "``" not in top and "exit codes" in top.lower()
+    with pytest.raises(SystemExit):
+        main(["ask", "--help"])
+    ask = capsys.readouterr().out
+    assert "QUESTION" in ask and "'-'" in ask and "stdin" in ask
+    assert "0 " in ask and "2 " in ask and "exit codes" in ask.lower()
+
+
+def test_chat_answers_help_itself(capsys, cli_args, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("/help\n/quit\n"))
+    code, out, _ = run(capsys, "chat", *cli_args)
+    assert code == 0 and "/sources" in out and "/quit" in out
+    assert "I don't know" not in out and "please ask" not in out
+
+
+def test_outside_a_checkout_it_says_where_it_looked_and_leaves_nothing(capsys, tmp_path, monkeypatch):
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    monkeypatch.delenv("LAUNCHBOT_HOME", raising=False)
+    monkeypatch.delenv("LAUNCHBOT_CONFIG", raising=False)
+    code, out, err = run(capsys, "ask", "When did Progress 71 dock?")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "launchbot.yaml" in err and str(empty) in err and "--home" in err
+    assert list(empty.iterdir()) == []  # no stray index/ or .lock
+    code, _, err = run(capsys, "index")
+    assert code == 2 and "knowledge directory not found" in err and list(empty.iterdir()) == []
+
+
+def test_home_flag_runs_from_anywhere(capsys, settings, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    home = settings.knowledge_dir.parent
+    code, out, _ = run(capsys, "ask", "--json", "--home", str(home), "When did Progress 71 dock?")
+    assert code == 0 and json.loads(out)["answered"]
+    assert (home / "index" / "CURRENT").is_file() and list(elsewhere.iterdir()) == []
 
 
 def test_ask_conversation_answers_follow_ups_in_order(capsys, cli_args, monkeypatch):

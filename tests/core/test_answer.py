@@ -92,7 +92,8 @@ def test_hostile_questions_get_a_clear_reply(launch_engine: Engine, question):
 def test_long_questions_are_refused_with_the_limit(launch_engine: Engine):
     answer = launch_engine.answer("x" * 10_000)
     assert not answer.answered
-    assert "10,000" in answer.problem and "500" in answer.problem
+    assert answer.problem == "too_long"
+    assert "10,000" in answer.text and "500" in answer.text
 
 
 def test_invisible_characters_do_not_change_the_answer(launch_engine: Engine):

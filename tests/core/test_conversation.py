@@ -30,12 +30,13 @@ ANSWERED = ("“Progress 71 successfully brought 2,564 kg of goods to the ISS st
         "When is the next launch from there?",
         "And the crew?",
         "What about the Expedition 58 crew?",
+        "And how about Gerst?",
         "Why?",
         "How many people?",
         "At what time?",
         "इसे किसने कैप्चर किया?",
         "वह कितनी ऊपर से देख रहे थे?",
-        "और कितने लोगों ने पसंद किया?",
+        "और उसे कितने लोगों ने देखा?",
     ],
 )
 def test_questions_that_lean_on_the_conversation(question):
@@ -51,6 +52,8 @@ def test_questions_that_lean_on_the_conversation(question):
         "How much cargo did Progress MS-10 bring to the ISS?",
         "How do I bake sourdough bread?",
         "रॉकेट लॉन्च का वीडियो किसने शेयर किया?",
+        "And what is the capital of Australia?",
+        "Also, which expedition does Alexander Gerst command?",
     ],
 )
 def test_questions_that_stand_on_their_own(question):

@@ -52,8 +52,8 @@ def torch_embedder() -> Embedder:
 
 def test_onnx_vectors_equal_torch_vectors(onnx_embedder: Embedder, torch_embedder: Embedder) -> None:
     assert onnx_embedder.backend == "onnx"
-    expected = torch_embedder.encode(SENTENCES)
-    batched = onnx_embedder.encode(SENTENCES)
+    expected = torch_embedder.encode_passages(SENTENCES)
+    batched = onnx_embedder.encode_passages(SENTENCES)
     single = np.stack([onnx_embedder.encode_query(text) for text in SENTENCES])
     assert batched.shape == expected.shape == (len(SENTENCES), 384)
     assert batched.dtype == np.float32
@@ -85,10 +85,10 @@ def test_failed_export_falls_back_to_torch(
     monkeypatch.setattr(onnx_embedding, "_export_transformer", broken)
     with caplog.at_level(logging.WARNING, logger="bot.core.embedding"):
         fallback = Embedder(onnx_cache_dir=tmp_path)
-        vectors = fallback.encode(SENTENCES[:2])
+        vectors = fallback.encode_passages(SENTENCES[:2])
     assert fallback.backend == "torch"
     assert "exporter exploded" in caplog.text
-    assert np.abs(vectors - torch_embedder.encode(SENTENCES[:2])).max() < TOLERANCE
+    assert np.abs(vectors - torch_embedder.encode_passages(SENTENCES[:2])).max() < TOLERANCE
     assert not list(tmp_path.rglob("*.onnx*"))
 
 

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,48 @@ def test_content_hash_changes_with_the_bytes():
     a = parse_document(b"Text one.", doc_id="a", path="a.txt", markdown=False)
     b = parse_document(b"Text two.", doc_id="a", path="a.txt", markdown=False)
     assert a.sha256 != b.sha256
+
+
+GOOD = "---\ntitle: Good\n---\nThe launch went well.\n"
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_and_named(tmp_path: Path):
+    (tmp_path / "good.md").write_text(GOOD, encoding="utf-8")
+    fd = os.open(os.fsencode(tmp_path) + b"/caf\xe9.md", os.O_WRONLY | os.O_CREAT)
+    os.write(fd, b"Text of a file whose name is Latin-1.\n")
+    os.close(fd)
+    result = load_documents(tmp_path)
+    assert [doc.doc_id for doc in result.documents] == ["good"]
+    [error] = result.errors
+    assert "caf\\xe9.md" in error.path and "file name is not valid UTF-8" in error.reason
+    error.path.encode("utf-8")  # printable and storable as it is
+
+
+def test_utf16_with_a_byte_order_mark_is_read(tmp_path: Path):
+    (tmp_path / "wide.txt").write_bytes("Launch recap\nThe rocket flew to the ISS.\n".encode("utf-16"))
+    [doc] = load_documents(tmp_path).documents
+    assert doc.title == "Launch recap" and "flew to the ISS" in doc.text
+
+
+def test_utf16_without_a_byte_order_mark_is_named_not_called_binary(tmp_path: Path):
+    (tmp_path / "wide.txt").write_bytes("The rocket flew to the ISS.\n".encode("utf-16-le"))
+    [error] = load_documents(tmp_path).errors
+    assert "UTF-16" in error.reason and "binary" not in error.reason
+
+
+def test_symlink_loops_and_dangling_links_are_named(tmp_path: Path):
+    (tmp_path / "good.md").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "loop.md").symlink_to("loop.md")
+    (tmp_path / "gone.md").symlink_to("nowhere.md")
+    result = load_documents(tmp_path)
+    assert [doc.doc_id for doc in result.documents] == ["good"]
+    reasons = {Path(error.path).name: error.reason for error in result.errors}
+    assert "symlink loop" in reasons["loop.md"]
+    assert "broken symlink" in reasons["gone.md"]
+
+
+def test_a_huge_title_is_capped(tmp_path: Path):
+    (tmp_path / "long.md").write_text(f"---\ntitle: {'T' * 10_000}\nauthor: {'A' * 5000}\n---\nText.\n")
+    [doc] = load_documents(tmp_path).documents
+    assert len(doc.title) <= 200 and doc.title.endswith("…")
+    assert len(doc.author) <= 200

@@ -170,3 +170,25 @@ def test_kill_9_mid_build_leaves_the_live_version_serving(pg_engine: Engine, dat
     fresh.load()
     assert fresh.index.path.name == live and fresh.answer("Where was the rocket launched from?").text == before
     assert pg_engine.reindex().path.name != live  # the dead builder's lock went with its connection
+
+
+def test_hnsw_where_faiss_uses_it_table_by_table(tmp_path: Path, embedder: Embedder, database_url: str) -> None:
+    """Above hnsw_threshold a table gets an HNSW index, as make_faiss_index decides per FAISS index:
+    here the 45 sentences do and the 19 chunks do not; answers stay those of FAISS."""
+    faiss_engine = Engine(make_settings(tmp_path / "f", hnsw_threshold=30), embedder)
+    pg_engine = Engine(
+        make_settings(tmp_path / "p", hnsw_threshold=30, index_backend="postgres", database_url=database_url), embedder
+    )
+    for engine in (faiss_engine, pg_engine):
+        engine.open()
+    assert pg_engine.index.manifest["hnsw_tables"] == ["sentences"]
+    assert pg_engine.index.manifest["index_type"] == faiss_engine.index.manifest["index_type"] == "flat"
+    with psycopg.connect(database_url) as conn:
+        methods = conn.execute(
+            "SELECT c.relname, am.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid"
+            " JOIN pg_class ix ON ix.oid = i.indexrelid JOIN pg_am am ON am.oid = ix.relam"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 'idx\\_%' AND am.amname = 'hnsw'"
+        ).fetchall()
+    assert methods == [("sentences", "hnsw")]
+    for question in _questions():
+        assert pg_engine.answer(question).text == faiss_engine.answer(question).text, question

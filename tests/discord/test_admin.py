@@ -240,9 +240,9 @@ async def test_a_failed_reindex_keeps_the_old_index_and_a_cli_reindex_is_picked_
 
     class ExplodingEmbedder:
         def __init__(self, inner) -> None:
-            self.name = inner.name
+            self.name, self.dimension = inner.name, inner.dimension
 
-        def encode(self, texts, progress=False):
+        def encode_passages(self, texts, progress=False):
             raise RuntimeError("embedding exploded")
 
     def failing_build(knowledge_dir, index_dir, embedder, *args, **kwargs):
