@@ -54,6 +54,7 @@ from bot.core.index import (
     IndexSettings,
     KnowledgeIndex,
     compare_documents,
+    version_order,
 )
 from bot.core.knowledge import Document, load_documents
 from bot.core.lexical import Lexicon, tokenize_many
@@ -300,7 +301,7 @@ class PostgresIndexStore:
                 raise IndexBusy("another reindex of the database index is running; try again when it finishes")
             loaded = load_documents(knowledge_dir, max_document_bytes)
             live = conn.execute(
-                "SELECT v.id, v.manifest FROM index_live l JOIN index_versions v ON v.id = l.version_id"
+                "SELECT v.id, v.manifest, v.name FROM index_live l JOIN index_versions v ON v.id = l.version_id"
             ).fetchone()
             old_docs = live[1]["documents"] if live else {}
             chunking = chunk_documents(loaded.documents, settings.chunk_size, settings.chunk_overlap)
@@ -321,7 +322,10 @@ class PostgresIndexStore:
                 for table, count in (("chunks", len(chunk_texts)), ("sentences", len(sentence_texts)))
                 if count > settings.hnsw_threshold
             ]
-            name = f"v{time.time_ns()}-{uuid.uuid4().hex[:8]}"
+            # Engines install only a version newer than theirs, by the time in its name: never let a
+            # builder whose clock runs behind the last builder's name an older one.
+            stamp = max(time.time_ns(), version_order(Path(live[2]))[0] + 1) if live else time.time_ns()
+            name = f"v{stamp}-{uuid.uuid4().hex[:8]}"
             manifest = _manifest(loaded, chunking, embedder, settings, hnsw)
             with conn.transaction():
                 version_id = conn.execute(

@@ -192,3 +192,18 @@ def test_hnsw_where_faiss_uses_it_table_by_table(tmp_path: Path, embedder: Embed
     assert methods == [("sentences", "hnsw")]
     for question in _questions():
         assert pg_engine.answer(question).text == faiss_engine.answer(question).text, question
+
+
+def test_a_builder_whose_clock_runs_behind_still_makes_the_newest_version(pg_engine: Engine, monkeypatch) -> None:
+    """Engines install only a newer version (by the time in its name): a build from a machine whose
+    clock is behind must still be picked up by every other process."""
+    import types
+
+    reader = Engine(pg_engine.settings, pg_engine.embedder)
+    reader.load()
+    slow = types.SimpleNamespace(
+        time_ns=lambda: 1, perf_counter=time.perf_counter, strftime=time.strftime, gmtime=time.gmtime
+    )
+    monkeypatch.setattr("bot.core.pgindex.time", slow)
+    report = pg_engine.reindex()
+    assert reader.reload_if_changed() and reader.index.path == report.path

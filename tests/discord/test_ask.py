@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
+import threading
 import unittest.mock
 from pathlib import Path
 
@@ -242,42 +242,42 @@ def test_cuts_end_a_sentence_and_never_split_a_citation():
     assert len(fit(heavy, 1024)) <= 1024
 
 
-async def test_the_event_loop_never_blocks_while_50_questions_are_answered(launch_engine, tmp_path):
+async def test_50_concurrent_questions_are_answered_off_the_event_loop_within_the_worker_limit(
+    launch_engine, tmp_path, monkeypatch
+):
+    """What keeps the event loop free: every answer is computed in a worker thread, never on the loop,
+    and no more at once than ``answer_workers``. (How long the loop waited is a benchmark's figure.)"""
     settings = with_limits(launch_engine.settings, user_cooldown_seconds=0, questions_per_minute=0)
     storage = SQLiteStorage(tmp_path / "load.sqlite3")
     bot = MockBot(settings, launch_engine, storage)
     channel = MockTextChannel(guild=MockGuild())
     bot.channel_configs[channel.id] = ChatConfig(str(channel.guild.id), enabled=True)
     cog = Ask(bot)
-    questions = [
-        QUESTION,
-        "Who recorded the video?",
-        "What is Progress 71?",
-        "Where was the astronaut?",
-        "How long did the trip to the station take?",
-    ]
+    loop_thread = threading.get_ident()
+    threads, running, most = [], 0, 0
+    lock = threading.Lock()
+    real_answer = launch_engine.answer
+
+    def watched_answer(*args, **kwargs):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+            threads.append(threading.get_ident())
+        try:
+            return real_answer(*args, **kwargs)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(launch_engine, "answer", watched_answer)
+    questions = [QUESTION, "Who recorded the video?", "What is Progress 71?", "Where was the astronaut?"]
     interactions = [ask_interaction(bot, channel) for _ in range(50)]
-    lags, running = [], True
-
-    async def heartbeat() -> None:
-        while running:
-            before = time.perf_counter()
-            await asyncio.sleep(0.005)
-            lags.append(time.perf_counter() - before - 0.005)
-
-    beat = asyncio.create_task(heartbeat())
-    started = time.perf_counter()
-    await asyncio.gather(*(cog.ask.callback(cog, i, question=questions[n % 5]) for n, i in enumerate(interactions)))
-    elapsed = time.perf_counter() - started
-    running = False
-    await beat
+    await asyncio.gather(*(cog.ask.callback(cog, i, question=questions[n % 4]) for n, i in enumerate(interactions)))
     storage.close()
-    print(
-        f"\n50 concurrent /ask: {elapsed:.2f} s, max event-loop lag {max(lags) * 1000:.1f} ms "
-        f"over {len(lags)} heartbeats"
-    )
     assert all(i.followup.send.await_args.kwargs.get("embed") is not None for i in interactions)
-    assert max(lags) < 0.050
+    assert len(threads) == 50 and loop_thread not in threads
+    assert 1 <= most <= settings.chat.answer_workers
 
 
 # --------------------------------------------------------------------------- issue 11: Discord
