@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install chat test lint eval eval-squad bench index discord telegram serve clean
+.PHONY: install chat test lint eval eval-squad calibrate bench index discord telegram serve clean
 
 install: $(STAMP)
 
@@ -37,6 +37,11 @@ eval: install
 
 eval-squad: install
 	$(BIN)/launchbot eval ../shared/eval/squad2/dev-v2.0-half.json --curve
+
+# Re-fit the answerability model for the configured embedding model (README, "Answer quality"):
+# answers every SQuAD half-dev and launch calibration question once (~15 minutes here), then fits.
+calibrate: install
+	$(BIN)/python -m bot.calibration
 
 bench: install
 	$(BIN)/python -m benchmarks

@@ -140,8 +140,9 @@ class Settings(BaseSettings):
     cross_script_dense_weight: float = Field(0.25, ge=0.0, le=1.0)
 
     answer_chars: int = Field(500, ge=80, le=100_000)
-    follow_ratio: float = Field(0.8, ge=0.0, le=1.0)
+    follow_ratio: float = Field(0.7, ge=0.0, le=1.0)
     min_confidence: float = Field(0.30, ge=0.0, le=1.0)
+    answer_threshold: float | None = None
     max_question_chars: int = Field(500, ge=10, le=100_000)
 
     # --- several processes (README, "Several machines"); URLs may hold passwords: environment only

@@ -12,9 +12,11 @@ Three formats:
   by blank lines) in a scratch knowledge base under ``data/eval/``, indexed once and reused.
 
 An answerable question is a hit when the bot answers, its direct answer contains an expected string,
-and a source quote, verbatim text of the right document, contains it too. An unanswerable one counts
-when the bot declines. ``--curve`` shows how both move with the confidence threshold: every question
-is answered once with abstention off, and the threshold is applied afterwards.
+and a source quote, verbatim text of the right document, contains it too. With ``--first-quote`` the
+answer's FIRST quote (what a reader sees first) must hold the expected string; the first-quote rate
+is reported either way. An unanswerable one counts when the bot declines. ``--curve`` shows how
+both move with the decision threshold: every question is answered once with abstention off, and
+the threshold is applied afterwards.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,25 +57,36 @@ class Outcome:
     answer: Answer
     seconds: float
     correct_if_answered: bool  # the answer would count, were it not declined
+    first_if_answered: bool = False  # ... and its first quote holds the fact
+    first_quote: bool = False  # hits count only when the first quote holds the fact
+
+    def answered(self, threshold: float) -> bool:
+        return self.answer.answered and self.answer.confidence >= threshold
 
     def hit(self, threshold: float) -> bool:
-        answered = self.answer.answered and self.answer.confidence >= threshold
-        return answered and self.correct_if_answered if self.item.answerable else not answered
+        correct = self.first_if_answered if self.first_quote else self.correct_if_answered
+        return self.answered(threshold) and correct if self.item.answerable else not self.answered(threshold)
+
+    def first_hit(self, threshold: float) -> bool:
+        return self.item.answerable and self.answered(threshold) and self.first_if_answered
 
 
 def fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def judge(item: Item, answer: Answer, first_quote: bool = False) -> bool:
-    """Whether the answer's content is right, leaving aside whether it was declined. ``first_quote``:
-    the fact must be in the first quoted sentence, the one a reader sees first."""
+def first_quote(text: str) -> str:
+    """The answer's first quote: what a reader sees first ("" when it opens otherwise)."""
+    quotes = quoted_sentences(text)
+    return quotes[0] if quotes and text.lstrip().startswith("“") else ""
+
+
+def judge(item: Item, answer: Answer, first: bool = False) -> bool:
+    """Whether the answer's content is right, leaving aside whether it was declined. ``first``: the
+    fact must be in the first quote, the one a reader sees first."""
     if not item.answerable:
         return True
-    text = fold(answer.text)
-    if first_quote:
-        quotes = quoted_sentences(answer.text)
-        text = fold(quotes[0]) if quotes else ""
+    text = fold(first_quote(answer.text) if first else answer.text)
     expected = [fold(e) for e in item.expect_any if fold(e) in text]
     if not expected:
         return False
@@ -152,7 +165,8 @@ def evaluate_dialogues(
             seconds = time.perf_counter() - started
             history = [*history, turn_of(result)][-max_turns:] if max_turns else []
             if scored:
-                outcomes.append(Outcome(item, result, seconds, judge(item, result, first_quote=True)))
+                right = judge(item, result, first=True)
+                outcomes.append(Outcome(item, result, seconds, right, right, first_quote=True))
     return outcomes
 
 
@@ -199,12 +213,15 @@ def squad_settings(path: Path, settings: Settings, documents: dict[str, str], sc
 # --------------------------------------------------------------------------- running
 
 
-def evaluate(items: list[Item], answer: Callable[[str], Answer], progress: bool = False) -> list[Outcome]:
+def evaluate(
+    items: list[Item], answer: Callable[[str], Answer], progress: bool = False, first_quote: bool = False
+) -> list[Outcome]:
     outcomes = []
     for number, item in enumerate(items, start=1):
         started = time.perf_counter()
         result = answer(item.question)
-        outcomes.append(Outcome(item, result, time.perf_counter() - started, judge(item, result)))
+        seconds = time.perf_counter() - started
+        outcomes.append(Outcome(item, result, seconds, judge(item, result), judge(item, result, True), first_quote))
         if progress and number % 200 == 0:
             print(f"  {number}/{len(items)} questions", file=sys.stderr)
     return outcomes
@@ -218,10 +235,15 @@ class Summary:
     declined: int
     median_chars: float
     latency_ms: dict[str, float]
+    first_quote: int = 0  # answerable questions answered with the fact in the first quote
 
     @property
     def hit_rate(self) -> float:
         return self.hits / self.answerable if self.answerable else 1.0
+
+    @property
+    def first_rate(self) -> float:
+        return self.first_quote / self.answerable if self.answerable else 1.0
 
     @property
     def abstain_rate(self) -> float:
@@ -231,6 +253,7 @@ class Summary:
         return (
             f"answerable: {self.hits}/{self.answerable} hit ({self.hit_rate:.1%})  "
             f"unanswerable: {self.declined}/{self.unanswerable} declined ({self.abstain_rate:.1%})  "
+            f"first quote: {self.first_quote}/{self.answerable} ({self.first_rate:.1%})  "
             f"median answer {self.median_chars:.0f} chars  latency p50 {self.latency_ms['p50']:.1f} ms, "
             f"p95 {self.latency_ms['p95']:.1f} ms, p99 {self.latency_ms['p99']:.1f} ms"
         )
@@ -239,7 +262,7 @@ class Summary:
 def summarise(outcomes: list[Outcome], threshold: float) -> Summary:
     answerable = [o for o in outcomes if o.item.answerable]
     unanswerable = [o for o in outcomes if not o.item.answerable]
-    answered = [len(o.answer.text) for o in outcomes if o.answer.answered and o.answer.confidence >= threshold]
+    answered = [len(o.answer.text) for o in outcomes if o.answered(threshold)]
     return Summary(
         answerable=len(answerable),
         hits=sum(o.hit(threshold) for o in answerable),
@@ -247,6 +270,7 @@ def summarise(outcomes: list[Outcome], threshold: float) -> Summary:
         declined=sum(o.hit(threshold) for o in unanswerable),
         median_chars=statistics.median(answered) if answered else 0.0,
         latency_ms=percentiles([o.seconds * 1000 for o in outcomes]),
+        first_quote=sum(o.first_hit(threshold) for o in answerable),
     )
 
 
@@ -271,7 +295,7 @@ def failure_record(outcome: Outcome, threshold: float) -> dict[str, Any]:
         "answerable": outcome.item.answerable,
         "expected": outcome.item.expect_any,
         "doc_id": outcome.item.doc_id,
-        "answered": outcome.answer.answered and outcome.answer.confidence >= threshold,
+        "answered": outcome.answered(threshold),
         "confidence": round(outcome.answer.confidence, 4),
         "answer": outcome.answer.text,
         "sources": [s.doc_id for s in outcome.answer.sources],
@@ -297,17 +321,20 @@ def run_eval(args: Any, settings: Settings) -> int:
         items = load_yaml_set(path)
     if args.limit:
         items = items[: args.limit]
-    threshold = settings.min_confidence
     if dialogues is not None:
         # A declined turn lends no context to the next, so the conversation runs at the real threshold.
         engine = Engine(settings)
         engine.open(notify=lambda message: print(message, file=sys.stderr))
+        decider = engine.decider
         outcomes = evaluate_dialogues(dialogues, engine.answer, settings.chat.conversation_turns)
         items = [outcome.item for outcome in outcomes]
     else:
-        engine = Engine(settings.model_copy(update={"min_confidence": -1.0}))
+        engine = Engine(settings.model_copy(update={"min_confidence": -1.0, "answer_threshold": -1.0}))
         engine.open(notify=lambda message: print(message, file=sys.stderr))
-        outcomes = evaluate(items, engine.answer, progress=squad)
+        decider = replace(engine.decider, min_confidence=settings.min_confidence, override=settings.answer_threshold)
+        first = getattr(args, "first_quote", False)
+        outcomes = evaluate(items, engine.answer, progress=squad, first_quote=first)
+    threshold = decider.threshold
     failures = [o for o in outcomes if not o.hit(threshold)]
     shown = failures if not squad else failures[:10]
     for outcome in shown:
@@ -327,9 +354,10 @@ def run_eval(args: Any, settings: Settings) -> int:
     if args.curve:
         print("threshold  answerable-hit  unanswerable-declined")
         for t, hit, declined in curve(outcomes):
-            marker = "  <- min_confidence" if abs(t - threshold) < 0.025 else ""
+            marker = "  <- operating point" if abs(t - threshold) < 0.025 else ""
             print(f"  {t:5.2f}      {hit:6.1%}          {declined:6.1%}{marker}")
-    print(f"{path.name}: {len(items)} questions, min_confidence {threshold}")
+    basis = "calibrated answerability" if decider.calibration else "relevance (no calibration for this model)"
+    print(f"{path.name}: {len(items)} questions, threshold {threshold:.3f} on {basis}")
     print(summary.line())
     below = (args.min_hit is not None and summary.hit_rate < args.min_hit) or (
         args.min_abstain is not None and summary.abstain_rate < args.min_abstain

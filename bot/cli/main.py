@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, help="only the first N questions")
     evaluate.add_argument("--failures", type=Path, help="write every failure to this JSON Lines file")
     evaluate.add_argument("--curve", action="store_true", help="print the confidence threshold trade-off")
+    evaluate.add_argument("--first-quote", action="store_true", help="a hit needs the fact in the answer's first quote")
 
     discord = commands.add_parser("discord", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")
     discord.add_argument(

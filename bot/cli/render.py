@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import textwrap
 
-from bot.core.answer import Answer
+from bot.core.answer import DETAILS, DETAILS_LABEL, Answer
 from bot.service.text import source_label
 
 
 def render_text(answer: Answer, width: int = 100) -> str:
     if answer.problem:
         return answer.text
-    lines = [answer.text]
+    lines = [DETAILS_LABEL + " " + answer.text] if answer.basis == DETAILS and answer.answered else [answer.text]
     if answer.sources:
         lines.append("\nSources:")
         for source in answer.sources:
-            lines.append(f"[{source.number}] {source_label(source)}")
+            kind = f" ({source.kind})" if source.kind != "text" else ""
+            lines.append(f"[{source.number}] {source_label(source)}{kind}")
             lines.append(textwrap.indent(textwrap.fill(f"“{source.quote}”", width - 4), "    "))
     elif answer.closest is not None:
         lines.append("\nClosest passage (not an answer), from " + source_label(answer.closest) + ":")

@@ -5,11 +5,12 @@ Every sentence and chunk is a ``(start, end)`` span into its document's text, so
 
 Four things keep page furniture and repetition from crowding out the article text:
 - lines such as "Picture 1 of ..." are dropped;
-- embedded social-media posts are dropped: an attribution line ("— Name (@handle) October 3, 2020")
-  and the post's text, the line just before it. They are readers' reactions, not reporting: quoting
-  one as an answer would pass off a stranger's claim as the article's. (A post longer than one line
-  keeps its earlier lines: the article's own text can continue right up to a post, so nothing
-  structural tells where a longer post begins.);
+- embedded social-media posts are dropped, every line of them: an attribution line ("— Name
+  (@handle) October 3, 2020") and the post's text above it, back to the previous attribution, a blank
+  line, or a line in the article's own script (a Hindi article quoting English posts). They are
+  readers' reactions, not reporting: quoting one as an answer would pass off a stranger's claim as
+  the article's. (In an article whose posts share its script, only the line before an attribution
+  that follows article text is taken: nothing structural tells where a longer post begins there.);
 - a social-media sign-off ("Follow us on ...", "Join our ...") ends the article: what follows it
   (forum plugs, author bios) is dropped;
 - a sentence seen before anywhere in the corpus (case and spacing folded) is indexed once.
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 import regex
 
 from bot.core.knowledge import Document
+from bot.core.lexical import latin_share
 
 logger = logging.getLogger(__name__)
 
@@ -135,22 +137,45 @@ def chunk_documents(documents: Iterable[Document], size: int = 800, overlap: int
     return result
 
 
-def embedded_posts(lines: list[str]) -> set[int]:
-    """Indices of lines that belong to embedded social-media posts (see the module docstring)."""
+def embedded_posts(lines: list[str], own_script_latin: bool | None = None) -> set[int]:
+    """Indices of lines that belong to embedded social-media posts (see the module docstring).
+
+    ``own_script_latin``: whether the article itself is written in Latin script (None: unknown)."""
     posts: set[int] = set()
     for number, line in enumerate(lines):
-        if _ATTRIBUTION.match(line.strip()):
-            posts.add(number)
-            if number > 0 and lines[number - 1].strip() and not _ATTRIBUTION.match(lines[number - 1].strip()):
-                posts.add(number - 1)
+        if not _ATTRIBUTION.match(line.strip()):
+            continue
+        posts.add(number)
+        above = number - 1
+        while above >= 0 and lines[above].strip() and not _ATTRIBUTION.match(lines[above].strip()):
+            posts.add(above)
+            foreign = own_script_latin is not None and (latin_share(lines[above]) > 0.5) != own_script_latin
+            next_up = above - 1
+            if not foreign or next_up < 0 or not lines[next_up].strip():
+                break
+            if (
+                not _ATTRIBUTION.match(lines[next_up].strip())
+                and (latin_share(lines[next_up]) > 0.5) == own_script_latin
+            ):
+                break
+            above = next_up
     return posts
+
+
+def _latin_article(document: Document) -> bool | None:
+    """Whether the article is written in Latin script, from its language or its letters."""
+    if document.language in ("en", "fr", "de", "es", "it", "pt", "nl"):
+        return True
+    if document.language in ("hi", "mr", "ne", "ru", "zh", "ja", "ar"):
+        return False
+    return latin_share(document.text[:5000]) > 0.5
 
 
 def _paragraph_sentences(document: Document, result: Chunking, seen: set[str]) -> Iterable[list[int]]:
     """Yield runs of kept sentence ids; a run ends at a blank line, furniture or a duplicate."""
     text = document.text
     lines = text.split("\n")
-    posts = embedded_posts(lines)
+    posts = embedded_posts(lines, _latin_article(document))
     run: list[int] = []
     trailer = False
     position = 0

@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.core.answer import Answer, AnswerSettings, answer_question
+from bot.core.aliases import load_aliases
+from bot.core.answer import Answer, AnswerSettings, Helpers, answer_question
+from bot.core.answerability import Decider, load_calibration
 from bot.core.conversation import Turn, context_for
 from bot.core.embedding import Embedder
 from bot.core.index import (
@@ -45,6 +47,7 @@ _BEING_UPDATED = (
 class _Live:
     index: KnowledgeIndex
     retriever: Retriever
+    helpers: Helpers
 
 
 class Engine:
@@ -159,7 +162,9 @@ class Engine:
             rrf_k=s.rrf_k,
             cross_script_dense_weight=s.cross_script_dense_weight,
         )
-        self._live = _Live(index, retriever)
+        decider = Decider(load_calibration(index.model), s.min_confidence, s.answer_threshold)
+        helpers = Helpers.for_index(index, load_aliases(s.knowledge_dir), decider)
+        self._live = _Live(index, retriever, helpers)
         logger.info("serving index %s (%d chunks)", index.path.name, len(index.chunks))
         return True
 
@@ -172,7 +177,14 @@ class Engine:
         if live is None:
             raise IndexMissing("the engine has no index loaded: call open() first")
         context = context_for(question, history) if isinstance(question, str) else None
-        return answer_question(question, live.retriever, self.answer_settings, context)
+        return answer_question(question, live.retriever, self.answer_settings, context, live.helpers)
+
+    @property
+    def decider(self) -> Decider:
+        """How the live index decides to answer or decline (calibrated model or relevance threshold)."""
+        if self._live is None:
+            raise IndexMissing("the engine has no index loaded: call open() first")
+        return self._live.helpers.decider
 
     def reindex(self, rebuild: bool = False, progress: bool = False) -> BuildReport:
         """Build and swap in a new index. Raises IndexBusy if a build is already running here or

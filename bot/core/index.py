@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
 
 FORMAT_VERSION = 2
-CHUNKER_VERSION = 2  # bump when chunking.py changes what it produces
+CHUNKER_VERSION = 3  # bump when chunking.py changes what it produces
 POINTER = "CURRENT"
 KEEP_VERSIONS = 3  # the live one and two before it, for readers that read CURRENT just before a swap
 # HNSW, tuned on 1M realistic vectors (benchmarks/scale.py): efConstruction 200 took ~10 minutes to

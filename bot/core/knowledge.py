@@ -24,6 +24,10 @@ import yaml
 logger = logging.getLogger(__name__)
 
 SUFFIXES = (".md", ".markdown", ".txt")
+NOT_DOCUMENTS = {
+    "readme.md",
+    "aliases.yaml",
+}  # files about the knowledge base, not in it (aliases: bot/core/aliases.py)
 METADATA_FIELDS = ("title", "language", "publisher", "author", "published", "url")
 # What a field may show: a 10,000-character title would fill a screen in `sources` and every answer.
 MAX_FIELD_CHARS = {"url": 2000}
@@ -81,7 +85,7 @@ def load_documents(directory: Path, max_bytes: int = 2_000_000) -> LoadResult:
     errors: list[LoadError] = []
     for path in sorted(directory.rglob("*")):
         relative = path.relative_to(directory)
-        if any(part.startswith(".") for part in relative.parts) or path.name.lower() == "readme.md":
+        if any(part.startswith(".") for part in relative.parts) or path.name.lower() in NOT_DOCUMENTS:
             continue
         try:
             if not _is_document_file(path):

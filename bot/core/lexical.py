@@ -17,7 +17,7 @@ from functools import lru_cache
 import regex
 import Stemmer
 
-VERSION = 2  # bump when tokenize() changes: indexes built with another version are stale
+VERSION = 3  # bump when tokenize() changes: indexes built with another version are stale
 _TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:[-'’][\p{L}\p{M}\p{N}]+)*")
 _LATIN = regex.compile(r"^[a-z0-9]+$")
 _JOINERS = regex.compile(r"[-'’]")
@@ -47,9 +47,10 @@ _ENGLISH_STOPWORDS = (
     "those am would could shall may might must when where why how much many".split()
 )
 _HINDI_STOPWORDS = (
-    # Hindi: postpositions, auxiliaries and particles.
+    # Hindi: postpositions, auxiliaries, particles and question words (as in English, above).
     "का के की को में से पर ने है हैं था थे थी हो होता होती और या भी तो ही इस उस ये वो यह वह एक "
-    "कि कर किया गया गई जा रहा रहे रही लिए साथ तक".split()
+    "कि कर किया गया गई जा रहा रहे रही लिए साथ तक क्या कैसा कैसे कैसी कौन कब कहाँ कहां क्यों कितना कितने "
+    "कितनी किसने किस किसके किसको".split()
 )
 STOPWORDS = frozenset(_ENGLISH_STOPWORDS + _HINDI_STOPWORDS)
 
@@ -95,9 +96,16 @@ def latin_share(text: str) -> float:
 class Lexicon:
     """Document frequencies over chunks, to weigh how much of a question a sentence covers."""
 
-    def __init__(self, document_frequency: dict[str, int], documents: int) -> None:
+    def __init__(
+        self, document_frequency: dict[str, int], documents: int, extra_idf: dict[str, float] | None = None
+    ) -> None:
         self.df = document_frequency
         self.documents = max(documents, 1)
+        self.extra_idf = extra_idf or {}
+
+    def with_idf(self, extra_idf: dict[str, float]) -> Lexicon:
+        """The same lexicon, with fixed idfs for terms the corpus does not spell (alias groups)."""
+        return Lexicon(self.df, self.documents, {**self.extra_idf, **extra_idf})
 
     @classmethod
     def build(cls, tokenized: Sequence[Sequence[str]]) -> Lexicon:
@@ -108,6 +116,8 @@ class Lexicon:
 
     def idf(self, term: str) -> float:
         """BM25-style idf; a term the corpus has never seen weighs the most."""
+        if term in self.extra_idf:
+            return self.extra_idf[term]
         df = self.df.get(term, 0)
         return math.log(1 + (self.documents - df + 0.5) / (df + 0.5))
 
@@ -126,5 +136,12 @@ class Lexicon:
         unique = set(query_terms)
         if not unique:
             return 0.0
-        rarest = math.log(1 + (self.documents + 0.5) / 0.5)
-        return sum(self.idf(term) for term in unique) / len(unique) / rarest
+        return sum(self.idf(term) for term in unique) / len(unique) / self.rarest
+
+    @property
+    def rarest(self) -> float:
+        """The idf of a term the corpus has never seen: the most any term can weigh."""
+        return math.log(1 + (self.documents + 0.5) / 0.5)
+
+    def known(self, term: str) -> bool:
+        return term in self.extra_idf or self.df.get(term, 0) > 0

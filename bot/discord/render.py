@@ -13,7 +13,7 @@ import logging
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.core.answer import Answer, Source
+from bot.core.answer import DETAILS, DETAILS_LABEL, Answer, Source
 from bot.service.storage import StoredSource
 from bot.service.text import ELLIPSIS, cut, visible
 
@@ -31,6 +31,7 @@ MAX_EMBEDS = 10
 
 ANSWERED_COLOUR = discord.Colour.blurple()
 DECLINED_COLOUR = discord.Colour.light_grey()
+CLOSEST_LABEL = "closest passage, not an answer"
 
 
 def inert(text: str) -> str:
@@ -63,6 +64,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
         embed.set_footer(text="Nothing in the articles answers this; it has been noted for the maintainers.")
         return embed
     embed = discord.Embed(title=title, description=fit(answer.text, DESCRIPTION_LIMIT), colour=ANSWERED_COLOUR)
+    if answer.basis == DETAILS:
+        embed.set_author(name=DETAILS_LABEL)
     footer = "Quoted verbatim from the articles. “Sources” shows the full passages; 👍/👎 tell us if it helped."
     embed.set_footer(text=footer)
     sources = answer.sources[:MAX_FIELDS]
@@ -82,17 +85,20 @@ def _add_source_field(embed: discord.Embed, source: Source, prefix: str, limit: 
     embed.add_field(name=name, value=(quote + tail)[:FIELD_LIMIT], inline=False)
 
 
-def sources_embeds(question: str, sources: list[StoredSource]) -> list[discord.Embed]:
-    """One embed per cited passage (the whole chunk, the quoted part in bold), all within 6,000."""
+def sources_embeds(question: str, sources: list[StoredSource], answered: bool = True) -> list[discord.Embed]:
+    """One embed per cited passage (the whole chunk, the quoted part in bold), all within 6,000. A
+    declined answer's only "source" is the closest passage: labelled so, in the declined colour."""
     sources = sources[:MAX_EMBEDS]
     if not sources:
         return [discord.Embed(description="This answer has no sources to show.", colour=DECLINED_COLOUR)]
     budget = min(DESCRIPTION_LIMIT, (EMBED_TOTAL_LIMIT - 100) // len(sources) - FIELD_NAME_LIMIT)
     embeds = []
     for source in sources:
-        title = fit(f"[{source.number}] {source.label}", TITLE_LIMIT)
-        embeds.append(discord.Embed(title=title, description=_passage(source, budget), colour=ANSWERED_COLOUR))
-    embeds[0].set_author(name=fit(f"Sources for: {question}", FIELD_NAME_LIMIT))
+        label = f"[{source.number}] {source.label}" if answered else f"{CLOSEST_LABEL}: {source.label}"
+        colour = ANSWERED_COLOUR if answered else DECLINED_COLOUR
+        embeds.append(discord.Embed(title=fit(label, TITLE_LIMIT), description=_passage(source, budget), colour=colour))
+    heading = f"Sources for: {question}" if answered else f"Not answered: {question}"
+    embeds[0].set_author(name=fit(heading, FIELD_NAME_LIMIT))
     return embeds
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.answer import Answer, Source
+from bot.core.answer import DETAILS, DETAILS_LABEL, Answer, Source
 from bot.service.storage import StoredSource
 from bot.service.text import cut, split, visible
 
@@ -76,6 +76,8 @@ def _source_line(source: Source, prefix: str) -> str:
 def answer_blocks(answer: Answer, limit: int = MESSAGE_LIMIT) -> list[str]:
     """The answer's text, then one line per source (the full passages are behind "Sources")."""
     blocks = escaped_pieces(answer.text, limit)
+    if answer.answered and answer.basis == DETAILS:
+        blocks.insert(0, f"<i>{escape(DETAILS_LABEL)}</i>")
     if answer.answered and answer.sources:
         lines = ["<b>Sources</b>", *(_source_line(s, f"[{s.number}] ") for s in answer.sources)]
         blocks.extend(pack(lines, limit, separator="\n"))

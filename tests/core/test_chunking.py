@@ -93,3 +93,19 @@ def test_embedded_social_posts_are_not_indexed_but_the_article_around_them_is():
     chunking = chunk_documents([doc(text)])
     indexed = [text[s.start : s.end] for s in chunking.sentences]
     assert indexed == ["The agency shared a video of the launch.", "The article goes on after the post."]
+
+
+def test_every_line_of_a_post_in_another_script_is_left_out():
+    text = (
+        "लेख का पहला वाक्य यहाँ है.\n"
+        "Great video!\n"
+        "— A Person (@someone) October 3, 2020\n"
+        "Anyways whatever the case, really awesome!\n"
+        "The look is so amazing. Could someone explain?\n"
+        "— Another Person (@another) October 3, 2020\n"
+        "लेख यहाँ आगे चलता है.\n"
+    )
+    document = Document("d", "d.md", "d", text, "0", language="hi")
+    chunking = chunk_documents([document])
+    indexed = [text[s.start : s.end] for s in chunking.sentences]
+    assert indexed == ["लेख का पहला वाक्य यहाँ है.", "लेख यहाँ आगे चलता है."]

@@ -144,6 +144,6 @@ def _dialogues(name):
 @pytest.mark.parametrize("dialogue", _dialogues("dialogues.yaml") + _dialogues("dialogues_dev.yaml"))
 def test_dialogues(launch_engine, dialogue):
     outcomes = evaluate_dialogues([dialogue], launch_engine.answer, launch_engine.settings.chat.conversation_turns)
-    threshold = launch_engine.settings.min_confidence
+    threshold = launch_engine.decider.threshold
     failed = [(o.item.id, o.item.question, o.answer.text[:120]) for o in outcomes if not o.hit(threshold)]
     assert not failed

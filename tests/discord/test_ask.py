@@ -354,3 +354,25 @@ async def test_refusals_are_full_sentences_and_a_cooldown_is_called_a_cooldown(b
     call = await ask(Ask(bot), ask_interaction(bot, channel, member), QUESTION)
     assert "cooldown" in call.args[0] and "too many questions" not in call.args[0]
     assert re.fullmatch(r"[^.]+\. Please try again in \d+ s\.", call.args[0])
+
+
+async def test_a_declined_answers_sources_show_the_closest_passage_labelled_not_an_answer(bot, channel):
+    from bot.core.answer import Answer, Source
+    from bot.discord.exts.feedback import SourcesButton
+    from bot.discord.render import ANSWERED_COLOUR, CLOSEST_LABEL, DECLINED_COLOUR
+    from bot.service.storage import Origin
+    from bot.service.text import stored_sources
+
+    closest = Source(1, "doc", "An article", "The ship was launched from Baikonur.", 0, 36, 0.3, context="ctx")
+    declined = Answer("How much did it cost?", False, "I don't know.", closest=closest)
+    origin = Origin("discord", str(channel.guild.id), str(channel.id), "7")
+    storage = bot.services.storage
+    question_id = storage.record_question(
+        origin, question=declined.question, answered=False, sources=stored_sources(declined)
+    )
+    interaction = ask_interaction(bot, channel)
+    await SourcesButton(question_id).callback(interaction)
+    [embed] = interaction.followup.send.await_args.kwargs["embeds"]
+    assert embed.title.startswith(CLOSEST_LABEL) and "[1]" not in embed.title
+    assert embed.colour == DECLINED_COLOUR != ANSWERED_COLOUR
+    assert "Sources for" not in embed.author.name and "Not answered" in embed.author.name

@@ -51,7 +51,7 @@ class SourcesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"launch
                 await send_private(interaction, GONE)
                 return
             await interaction.followup.send(
-                embeds=sources_embeds(stored.question, stored.sources),
+                embeds=sources_embeds(stored.question, stored.sources, answered=stored.answered),
                 ephemeral=True,
                 allowed_mentions=discord.AllowedMentions.none(),
             )
