@@ -120,12 +120,8 @@ def test_context_never_makes_an_unrelated_question_answerable(launch_engine, que
 # first-quote miss (answer ranking, issue 8) and dlg-05 turn 2 needs cross-lingual retrieval (an
 # English follow-up answered from the Hindi article: the multilingual model, issue 7). Not strict, so
 # the change that fixes one lands green: it then shows as XPASS, and its entry should go.
+# Misses that wait on other work; strict, so a miss that starts passing fails here until it is removed.
 KNOWN_MISSES = {"dlg-02": "first quote of a single question", "dlg-05": "cross-lingual (issue 7)"}
-KNOWN_MISSES |= {
-    "dev-dlg-01": "first quote of a single question",
-    "dev-dlg-03": "first quote of a single question",
-    "dev-dlg-04": "Hindi follow-up re-quotes the previous answer (low dense weight for Devanagari)",
-}
 
 
 def _dialogues(name):
@@ -133,7 +129,7 @@ def _dialogues(name):
         pytest.param(
             dialogue,
             id=dialogue.id,
-            marks=[pytest.mark.xfail(reason=KNOWN_MISSES[dialogue.id], strict=False)]
+            marks=[pytest.mark.xfail(reason=KNOWN_MISSES[dialogue.id], strict=True)]
             if dialogue.id in KNOWN_MISSES
             else [],
         )
