@@ -153,7 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             model=args.model,
             top_k=getattr(args, "top_k", None),
         )
-        return COMMANDS[args.command](args, settings)
+        code = COMMANDS[args.command](args, settings)
+        sys.stdout.flush()  # a reader that left shows here, not as a traceback at exit
+        return code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
