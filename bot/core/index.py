@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import faiss
@@ -750,18 +751,25 @@ def _write_vectors(tmp: Path, vectors: _Vectors, hnsw_threshold: int) -> str:
 def _write_manifest(
     tmp: Path, loaded: LoadResult, chunking, embedder: Embedder, settings: IndexSettings, index_type: str
 ) -> None:
+    files = {str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()}
+    manifest = build_manifest(loaded, chunking, embedder, settings, index_type=index_type, files=files)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def build_manifest(loaded: LoadResult, chunking, embedder: Embedder, settings: IndexSettings, **store: Any) -> dict:
+    """What a version was built from and holds, the same for every index store; ``store`` adds the
+    store's own fields (its index type, its files)."""
     per_doc: dict[str, int] = {}
     for chunk in chunking.chunks:
         per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
-    files = {str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()}
-    manifest = {
+    return {
         "format": FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": embedder.name,
         "backend": settings.backend,
         "dimension": embedder.dimension,
         "settings": settings.fingerprint(),
-        "index_type": index_type,
+        **store,
         "counts": {
             "documents": len(loaded.documents),
             "chunks": len(chunking.chunks),
@@ -779,9 +787,7 @@ def _write_manifest(
             for doc in loaded.documents
         },
         "skipped": [{"path": e.path, "reason": e.reason} for e in loaded.errors],
-        "files": files,
     }
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 def _write_jsonl(path: Path, rows) -> None:

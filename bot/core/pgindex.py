@@ -53,6 +53,7 @@ from bot.core.index import (
     IndexMissing,
     IndexSettings,
     KnowledgeIndex,
+    build_manifest,
     compare_documents,
     version_order,
 )
@@ -513,38 +514,9 @@ def _same_vectors(manifest: dict, settings: IndexSettings) -> bool:
 
 
 def _manifest(loaded, chunking, embedder: Embedder, settings: IndexSettings, hnsw: list[str]) -> dict:
-    per_doc: dict[str, int] = {}
-    for chunk in chunking.chunks:
-        per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
-    return {
-        "format": FORMAT_VERSION,
-        "store": "postgres",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "model": embedder.name,
-        "backend": settings.backend,
-        "dimension": embedder.dimension,
-        "settings": settings.fingerprint(),
-        "index_type": "hnsw" if "chunks" in hnsw else "flat",
-        "hnsw_tables": hnsw,
-        "counts": {
-            "documents": len(loaded.documents),
-            "chunks": len(chunking.chunks),
-            "sentences": len(chunking.sentences),
-            "furniture_lines": chunking.furniture,
-            "duplicate_sentences": chunking.duplicates,
-        },
-        "documents": {
-            doc.doc_id: {
-                "sha256": doc.sha256,
-                "path": doc.path,
-                "title": doc.title,
-                "chunks": per_doc.get(doc.doc_id, 0),
-            }
-            for doc in loaded.documents
-        },
-        "skipped": [{"path": e.path, "reason": e.reason} for e in loaded.errors],
-        "files": {},
-    }
+    index_type = "hnsw" if "chunks" in hnsw else "flat"
+    manifest = build_manifest(loaded, chunking, embedder, settings, index_type=index_type, hnsw_tables=hnsw)
+    return {"store": "postgres", **manifest, "files": {}}
 
 
 def _dump_bm25(tokenized: list[list[str]]) -> dict[str, bytes]:
