@@ -1,5 +1,7 @@
-"""Shared fixtures: the real model, loaded once per session, engines over copies of the articles, and
-real PostgreSQL and Redis servers on 127.0.0.1 (started once per session, only by tests that ask)."""
+"""Shared fixtures: the real model, loaded once per session, engines over copies of the articles,
+real PostgreSQL and Redis servers on 127.0.0.1 (started once per session, only by tests that ask),
+and the state database the front-end tests use: SQLite, or with ``@ON_BOTH_STATE_BACKENDS``
+(tests/helpers.py) SQLite and then a fresh database on the real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,9 +12,13 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from pydantic import SecretStr
+
 from bot.config import Settings
 from bot.core.embedding import Embedder
 from bot.core.engine import Engine
+from bot.service.pgstorage import open_state
+from bot.service.storage import Storage
 from tests.helpers import make_settings
 from tests.servers import Server, ServerUnavailable, create_database, start_postgres, start_redis
 
@@ -79,3 +85,28 @@ def redis_url(redis_server: Server) -> str:
 
     redis.Redis.from_url(redis_server.url).flushdb()
     return redis_server.url
+
+
+@pytest.fixture
+def state_backend() -> str:
+    """SQLite; ``@ON_BOTH_STATE_BACKENDS`` parametrises it with "postgres" too."""
+    return "sqlite"
+
+
+@pytest.fixture
+def state_settings(state_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings naming the test's own state database: a SQLite file, or a fresh PostgreSQL database."""
+    settings = make_settings(tmp_path)
+    chat = settings.chat.model_copy(update={"database": tmp_path / "bot.sqlite3"})
+    update: dict = {"chat": chat, "state_backend": state_backend}
+    if state_backend == "postgres":
+        update["database_url"] = SecretStr(request.getfixturevalue("database_url"))
+    return settings.model_copy(update=update)
+
+
+@pytest.fixture
+def state(state_settings: Settings) -> Storage:
+    """The state database, opened as ``launchbot serve`` opens it (``open_state``)."""
+    storage = open_state(state_settings)
+    yield storage
+    storage.close()

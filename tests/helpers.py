@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 
 import discord
+import pytest
 
 from bot.config import Settings
 from bot.core.embedding import Embedder
@@ -18,6 +19,10 @@ from bot.service.runtime import Services
 REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "knowledge"
 DEV_SET = REPO / "tests" / "data" / "dev_qa.yaml"
+
+# Runs a front-end test on each state database: the ``state`` fixture (tests/conftest.py) is SQLite,
+# then a fresh database on the real PostgreSQL server.
+ON_BOTH_STATE_BACKENDS = pytest.mark.parametrize("state_backend", ["sqlite", "postgres"])
 
 
 def make_settings(root: Path, **overrides) -> Settings:

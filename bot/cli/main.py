@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     discord.add_argument("--shard-count", type=int, help="shards across every process (README: Several machines)")
 
     migrate = commands.add_parser(
-        "migrate-state", parents=[common], help="copy the SQLite state (questions, votes, chats) into PostgreSQL"
+        "migrate-state",
+        parents=[common],
+        help="copy the SQLite state (questions, votes, chats, conversations) into PostgreSQL",
     )
     migrate.add_argument("--from", type=Path, dest="source", help="SQLite file (default: chat.database)")
     commands.add_parser("telegram", parents=[common], help="run the Telegram bot (needs TELEGRAM_TOKEN)")

@@ -9,9 +9,11 @@ its own way, sends it, and only then calls ``delivered``, so a reply the platfor
 counted as answered.
 
 Follow-up questions: a front end names the conversation a question continues (a thread the bot
-opened, the answer a message replies to: ``Conversations.replied_to``); its earlier turns are the
-history the engine answers with. ``delivered`` adds the turn to its conversation and links the
-posted answer's message to it, so a reply to that answer continues the conversation.
+opened, the answer a message replies to: ``Asking.replied_to``); its earlier turns are the history
+the engine answers with. ``delivered`` adds the turn to its conversation and links the posted
+answer's message to it, so a reply to that answer continues the conversation. The conversations may
+live in the state database (``StoredConversations``), so every look-up and every turn added runs in
+a worker thread, like the storage calls.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.answer import Answer
-from bot.core.conversation import turn_of
+from bot.core.conversation import Turn, turn_of
 from bot.core.engine import Engine
 from bot.core.question import clean_question
-from bot.service.conversations import Conversations
+from bot.service.conversations import Conversations, ConversationStore
 from bot.service.limits import RateLimiter
 from bot.service.storage import Origin, Storage
 from bot.service.text import sentence, stored_sources
@@ -60,10 +62,10 @@ class Asking:
         *,
         answer_workers: int = 2,
         log_question_text: bool = False,
-        conversations: Conversations | None = None,
+        conversations: ConversationStore | None = None,
     ) -> None:
         self.engine = engine
-        self.conversations = conversations if conversations is not None else Conversations()
+        self.conversations: ConversationStore = conversations if conversations is not None else Conversations()
         self.storage = storage
         self.limiter = limiter
         self.log_question_text = log_question_text
@@ -95,7 +97,9 @@ class Asking:
         ``conversation``: the key of the conversation this question continues (None: it starts one);
         its remembered turns are the history a follow-up leans on.
         """
-        history = self.conversations.history(origin.platform, conversation)
+        history: list[Turn] = []
+        if conversation is not None:
+            history = await asyncio.to_thread(self.conversations.history, origin.platform, conversation)
         async with self.slots:
             started = time.perf_counter()
             answer: Answer = await asyncio.to_thread(self.engine.answer, question, history or None)
@@ -121,10 +125,25 @@ class Asking:
         """The platform accepted the reply: count it in the reports, and remember the turn in its
         conversation (``asked.conversation``, or ``conversation`` for one it starts), linked to the
         messages the answer was posted as (``message_ids``), so a reply to it continues the conversation."""
-        await asyncio.to_thread(self.storage.mark_delivered, asked.question_id)
-        key = asked.conversation or conversation
-        if key is not None and asked.origin is not None:
+        await asyncio.to_thread(self._deliver, asked, asked.conversation or conversation, list(message_ids))
+
+    async def replied_to(self, platform: str, message_id: str | None) -> str | None:
+        """The conversation a message continues when it replies to one of the bot's answers still
+        remembered (``Conversations.replied_to``, off the event loop); None otherwise."""
+        if message_id is None:
+            return None
+        return await asyncio.to_thread(self.conversations.replied_to, platform, message_id)
+
+    def _deliver(self, asked: Asked, key: str | None, message_ids: list[str]) -> None:
+        """In a worker thread: count the answer, then remember its turn (a failure to remember is
+        logged: the answer was delivered all the same, and the next question stands on its own)."""
+        self.storage.mark_delivered(asked.question_id)
+        if key is None or asked.origin is None:
+            return
+        try:
             self.conversations.add(asked.origin.platform, key, turn_of(asked.answer), message_ids)
+        except Exception:
+            logger.exception("remembering a turn of conversation %s failed", key)
 
     def _log(self, question_id: int, answer: Answer, origin: Origin, latency_ms: float) -> None:
         outcome = "answered" if answer.answered else "declined (unanswered)"

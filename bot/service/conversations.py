@@ -8,9 +8,13 @@ text a conversation keeps is only what the engine needs for context (the questio
 sentences quoted for them); whether questions are logged or kept in reports is ``log_question_text``,
 as before, and is not extended by this store.
 
-In memory on purpose: context older than half an hour is not worth keeping, a lookup runs on the
-event loop before every question, and a restart forgetting it is harmless (the next question is
-answered on its own). Thread-safe, with an injectable clock so tests move time instead of sleeping.
+Two stores with one interface (``ConversationStore``): ``StoredConversations`` keeps them in the
+state database (SQLite, or PostgreSQL shared by every bot process), so a reply handled by another
+process, or after a restart, continues its conversation; ``launchbot serve`` uses it. ``Conversations``
+keeps them in one process's memory (the default of an ``Asking`` built without one). Both are
+thread-safe, and the asking flow calls them from worker threads, never on the event loop. Both take
+an injectable clock so tests move time instead of sleeping; the stored one's default is the wall
+clock, which every process and machine shares.
 """
 
 from __future__ import annotations
@@ -20,12 +24,34 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.core.conversation import Turn
+from bot.service.storage import Storage
 
 logger = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 60.0  # expired conversations are looked for at most this often
+
+
+class ConversationStore(Protocol):
+    """What the asking flow and the front ends use; ``Conversations`` and ``StoredConversations``."""
+
+    max_turns: int
+    ttl_seconds: float
+    clock: Callable[[], float]
+
+    def history(self, platform: str, key: str | None) -> list[Turn]: ...
+
+    def add(self, platform: str, key: str, turn: Turn, message_ids: Iterable[str] = ()) -> None: ...
+
+    def replied_to(self, platform: str, message_id: str | None) -> str | None: ...
+
+    def forget(self, platform: str, key: str) -> None: ...
+
+    def expire(self) -> int: ...
+
+    def __len__(self) -> int: ...
 
 
 @dataclass
@@ -118,3 +144,74 @@ class Conversations:
         if conversation is not None:
             for link in conversation.messages:
                 self._links.pop(link, None)
+
+
+class StoredConversations:
+    """Conversations in the state database: the same behaviour as ``Conversations``, shared by every
+    process on that database. Each call is one query or one transaction (``add``), so it blocks:
+    call it from a worker thread. An idle conversation is deleted when it is next looked up, when
+    a turn is added to it, or by a sweep (each process sweeps at most every ``SWEEP_SECONDS``)."""
+
+    def __init__(
+        self, storage: Storage, max_turns: int = 6, ttl_seconds: float = 1800.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.storage = storage
+        self.max_turns = max_turns
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._swept = clock()
+
+    def history(self, platform: str, key: str | None) -> list[Turn]:
+        if key is None:
+            return []
+        self._sweep()
+        stored = self.storage.conversation(platform, key)
+        if stored is None or self._idle(platform, key, stored.updated):
+            return []
+        return stored.turns
+
+    def add(self, platform: str, key: str, turn: Turn, message_ids: Iterable[str] = ()) -> None:
+        if self.max_turns == 0:
+            return
+        self._sweep()
+        now = self.clock()
+        self.storage.add_turn(
+            platform, key, turn, list(message_ids), now=now, max_turns=self.max_turns, idle_since=now - self.ttl_seconds
+        )
+
+    def replied_to(self, platform: str, message_id: str | None) -> str | None:
+        if message_id is None:
+            return None
+        linked = self.storage.linked_conversation(platform, message_id)
+        if linked is None or self._idle(platform, *linked):
+            return None
+        return linked[0]
+
+    def forget(self, platform: str, key: str) -> None:
+        self.storage.forget_conversation(platform, key)
+
+    def expire(self) -> int:
+        with self._lock:
+            now = self._swept = self.clock()
+        forgotten = self.storage.expire_conversations(now - self.ttl_seconds)
+        if forgotten:
+            logger.debug("forgot %d idle conversations", forgotten)
+        return forgotten
+
+    def __len__(self) -> int:
+        return self.storage.conversation_count()
+
+    def _idle(self, platform: str, key: str, updated: float) -> bool:
+        """True (and the conversation deleted, question text and all) when its last turn is too old."""
+        now = self.clock()
+        if now - updated < self.ttl_seconds:
+            return False
+        self.storage.forget_conversation(platform, key, idle_since=now - self.ttl_seconds)
+        return True
+
+    def _sweep(self) -> None:
+        with self._lock:
+            due = self.clock() - self._swept >= SWEEP_SECONDS
+        if due:
+            self.expire()

@@ -104,6 +104,33 @@ POSTGRES_MIGRATIONS: list[str] = [
     CREATE INDEX questions_community_created ON questions (platform, community_id, created);
     SELECT setval(pg_get_serial_sequence('questions', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM questions
     """,
+    # 3: conversations, so that a follow-up answered by another process (or after a restart) continues
+    """
+    CREATE TABLE conversations (
+        platform TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        updated DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (platform, conversation)
+    );
+    CREATE INDEX conversations_updated ON conversations (updated);
+    CREATE TABLE conversation_turns (
+        platform TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        turn_number INTEGER NOT NULL,
+        question TEXT NOT NULL,
+        quotes TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (platform, conversation, turn_number),
+        FOREIGN KEY (platform, conversation) REFERENCES conversations (platform, conversation) ON DELETE CASCADE
+    );
+    CREATE TABLE conversation_links (
+        platform TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        PRIMARY KEY (platform, message_id),
+        FOREIGN KEY (platform, conversation) REFERENCES conversations (platform, conversation) ON DELETE CASCADE
+    );
+    CREATE INDEX conversation_links_conversation ON conversation_links (platform, conversation)
+    """,
 ]
 
 assert len(POSTGRES_MIGRATIONS) == len(SQLITE_MIGRATIONS), "a migration was added to one database only"
@@ -173,7 +200,8 @@ def open_state(settings: Settings) -> Storage:
 
 # --------------------------------------------------------------------------- migrate-state
 
-TABLES = ("questions", "feedback", "chats")  # parents first: feedback refers to questions
+# Parents first: feedback refers to questions, a conversation's turns and links to it.
+TABLES = ("questions", "feedback", "chats", "conversations", "conversation_turns", "conversation_links")
 
 
 @dataclass

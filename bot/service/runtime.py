@@ -1,5 +1,6 @@
-"""What one process shares among its front ends: one engine, one database, one rate limiter, one
-asking flow, and one loop that picks up an index rebuilt by ``launchbot index`` in another process.
+"""What one process shares among its front ends: one engine, one database (questions, votes, chats
+and conversations: shared with every other process on PostgreSQL), one rate limiter, one asking
+flow, and one loop that picks up an index rebuilt by ``launchbot index`` in another process.
 
 ``launchbot serve`` builds one ``Services`` and hands it to the Discord client and the Telegram
 application alike; ``start_reloading`` is idempotent, so whichever front end starts first starts
@@ -18,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from bot.config import Settings
 from bot.core.engine import Engine
 from bot.service.asking import Asking
-from bot.service.conversations import Conversations
+from bot.service.conversations import StoredConversations
 from bot.service.logs import install_redaction, verbose_logging
 from bot.service.pgstorage import open_state
 from bot.service.redis_limits import rate_limiter
@@ -41,7 +42,7 @@ class Services:
             self.limiter,
             answer_workers=chat.answer_workers,
             log_question_text=chat.log_question_text,
-            conversations=Conversations(chat.conversation_turns, chat.conversation_minutes * 60),
+            conversations=StoredConversations(storage, chat.conversation_turns, chat.conversation_minutes * 60),
         )
         self.started = time.time()
         self._reloading: asyncio.Task | None = None

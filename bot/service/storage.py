@@ -1,4 +1,5 @@
-"""What the bot remembers on every platform: questions asked, answers given, feedback, chat settings.
+"""What the bot remembers on every platform: questions asked, answers given, feedback, chat settings,
+and the conversations follow-up questions continue.
 
 ``Storage`` is the interface the front ends use; ``SQLiteStorage`` implements it with the stdlib
 ``sqlite3`` behind a lock, safe from the worker threads it is called from (``asyncio.to_thread``: a
@@ -12,7 +13,9 @@ snowflakes and Telegram ids alike). ``community_id`` is what reports are about (
 a Telegram group); ``chat_id`` where it was asked (a channel, a chat); ``thread_id`` a thread or
 forum topic. A question is recorded when answered and marked ``delivered`` once the platform accepted
 the reply: reports count only delivered answers. Answers keep their sources as JSON, so the
-"Sources" button still works after a restart.
+"Sources" button still works after a restart. A conversation is its recent turns (the question and
+the sentences quoted for it) and the answer messages linked to it, so a reply to any of them continues
+it; ``bot/service/conversations.py`` decides when one has gone idle and is forgotten.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bot.core.conversation import Turn
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +90,12 @@ class Stats:
 
 
 @dataclass(frozen=True)
+class StoredConversation:
+    turns: list[Turn]
+    updated: float  # when its last turn was added (the conversations' clock)
+
+
+@dataclass(frozen=True)
 class Gap:
     """A question the knowledge base did not serve: declined, or answered and voted down."""
 
@@ -98,7 +109,7 @@ class Gap:
 
 
 class Storage(ABC):
-    """The questions, votes and chat settings of every front end."""
+    """The questions, votes, chat settings and conversations of every front end."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -154,6 +165,41 @@ class Storage(ABC):
     @abstractmethod
     def gaps(self, platform: str, community_id: str | None, since: float, limit: int = 1000) -> list[Gap]:
         """Declined questions and answers voted down more than up: what the articles are missing."""
+
+    @abstractmethod
+    def conversation(self, platform: str, key: str) -> StoredConversation | None:
+        """A conversation's turns, oldest first, and when it last had one; None if unknown."""
+
+    @abstractmethod
+    def linked_conversation(self, platform: str, message_id: str) -> tuple[str, float] | None:
+        """The conversation an answer message is linked to, and when it last had a turn; None if none."""
+
+    @abstractmethod
+    def add_turn(
+        self,
+        platform: str,
+        key: str,
+        turn: Turn,
+        message_ids: Sequence[str] = (),
+        *,
+        now: float,
+        max_turns: int,
+        idle_since: float,
+    ) -> None:
+        """In one transaction: forget the conversation if its last turn is at or before ``idle_since``,
+        append ``turn`` at time ``now`` keeping the last ``max_turns``, link ``message_ids`` to it."""
+
+    @abstractmethod
+    def forget_conversation(self, platform: str, key: str, idle_since: float | None = None) -> None:
+        """Delete a conversation with its turns and links (with ``idle_since``: only if its last turn
+        is at or before it, so a turn another process has just added is kept)."""
+
+    @abstractmethod
+    def expire_conversations(self, idle_since: float) -> int:
+        """Delete every conversation whose last turn is at or before ``idle_since``; how many."""
+
+    @abstractmethod
+    def conversation_count(self) -> int: ...
 
 
 # Vote counts over ``feedback f`` (a LEFT JOIN's missing vote counts as neither).
@@ -324,6 +370,86 @@ class SQLStorage(Storage):
         )
         return [Gap(row[0], row[1], row[2], bool(row[3]), row[4], int(row[5]), int(row[6])) for row in rows]
 
+    # ------------------------------------------------------------------ conversations
+
+    def conversation(self, platform: str, key: str) -> StoredConversation | None:
+        rows = self._read(
+            "SELECT c.updated, t.question, t.quotes FROM conversations c LEFT JOIN conversation_turns t"
+            " ON t.platform = c.platform AND t.conversation = c.conversation"
+            " WHERE c.platform = ? AND c.conversation = ? ORDER BY t.turn_number",
+            (platform, key),
+        )
+        if not rows:
+            return None
+        turns = [Turn(row[1], tuple(json.loads(row[2]))) for row in rows if row[1] is not None]
+        return StoredConversation(turns, float(rows[0][0]))
+
+    def linked_conversation(self, platform: str, message_id: str) -> tuple[str, float] | None:
+        rows = self._read(
+            "SELECT c.conversation, c.updated FROM conversation_links l JOIN conversations c"
+            " ON c.platform = l.platform AND c.conversation = l.conversation"
+            " WHERE l.platform = ? AND l.message_id = ?",
+            (platform, message_id),
+        )
+        return (rows[0][0], float(rows[0][1])) if rows else None
+
+    def add_turn(
+        self,
+        platform: str,
+        key: str,
+        turn: Turn,
+        message_ids: Sequence[str] = (),
+        *,
+        now: float,
+        max_turns: int,
+        idle_since: float,
+    ) -> None:
+        name = (platform, key)
+        quotes = json.dumps(list(turn.quotes), ensure_ascii=False)
+        with self._transaction() as cursor:
+            where = "WHERE platform = ? AND conversation = ?"
+            self._write(cursor, f"DELETE FROM conversations {where} AND updated <= ?", (*name, idle_since))
+            # The upsert locks the conversation's row (PostgreSQL): turns added at once from two
+            # processes are numbered one after the other.
+            self._write(
+                cursor,
+                "INSERT INTO conversations (platform, conversation, updated) VALUES (?, ?, ?)"
+                " ON CONFLICT (platform, conversation) DO UPDATE SET updated = excluded.updated",
+                (*name, now),
+            )
+            [number] = self._write(
+                cursor, f"SELECT COALESCE(MAX(turn_number), 0) + 1 FROM conversation_turns {where}", name
+            ).fetchone()
+            self._write(
+                cursor,
+                "INSERT INTO conversation_turns (platform, conversation, turn_number, question, quotes)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (*name, number, turn.question, quotes),
+            )
+            oldest_kept = number - max_turns + 1
+            self._write(cursor, f"DELETE FROM conversation_turns {where} AND turn_number < ?", (*name, oldest_kept))
+            for message_id in message_ids:
+                self._write(
+                    cursor,
+                    "INSERT INTO conversation_links (platform, message_id, conversation) VALUES (?, ?, ?)"
+                    " ON CONFLICT (platform, message_id) DO UPDATE SET conversation = excluded.conversation",
+                    (platform, str(message_id), key),
+                )
+
+    def forget_conversation(self, platform: str, key: str, idle_since: float | None = None) -> None:
+        sql, params = "DELETE FROM conversations WHERE platform = ? AND conversation = ?", (platform, key)
+        if idle_since is not None:
+            sql, params = f"{sql} AND updated <= ?", (*params, idle_since)
+        with self._transaction() as cursor:  # turns and links go with it (ON DELETE CASCADE)
+            self._write(cursor, sql, params)
+
+    def expire_conversations(self, idle_since: float) -> int:
+        with self._transaction() as cursor:
+            return self._write(cursor, "DELETE FROM conversations WHERE updated <= ?", (idle_since,)).rowcount
+
+    def conversation_count(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM conversations")[0][0])
+
 
 # Each entry runs once, in order; ``PRAGMA user_version`` says how many have run.
 SQLITE_MIGRATIONS: list[str] = [
@@ -399,6 +525,33 @@ SQLITE_MIGRATIONS: list[str] = [
     ALTER TABLE questions_v2 RENAME TO questions;
     ALTER TABLE feedback_v2 RENAME TO feedback;
     CREATE INDEX questions_community_created ON questions (platform, community_id, created)
+    """,
+    # 3: conversations, so that a follow-up answered by another process (or after a restart) continues
+    """
+    CREATE TABLE conversations (
+        platform TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        updated REAL NOT NULL,
+        PRIMARY KEY (platform, conversation)
+    );
+    CREATE INDEX conversations_updated ON conversations (updated);
+    CREATE TABLE conversation_turns (
+        platform TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        turn_number INTEGER NOT NULL,
+        question TEXT NOT NULL,
+        quotes TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (platform, conversation, turn_number),
+        FOREIGN KEY (platform, conversation) REFERENCES conversations (platform, conversation) ON DELETE CASCADE
+    );
+    CREATE TABLE conversation_links (
+        platform TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        PRIMARY KEY (platform, message_id),
+        FOREIGN KEY (platform, conversation) REFERENCES conversations (platform, conversation) ON DELETE CASCADE
+    );
+    CREATE INDEX conversation_links_conversation ON conversation_links (platform, conversation)
     """,
 ]
 

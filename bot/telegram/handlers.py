@@ -203,18 +203,18 @@ class TelegramBot:
             return
         # No "typing…" action: an answer takes milliseconds, and every Bot API call counts against
         # Telegram's ~30 messages a second that the rate limiter keeps to.
-        asked = await self.asking.answer(question, where, conversation=self.conversation_of(message))
+        asked = await self.asking.answer(question, where, conversation=await self.conversation_of(message))
         sent = await self._send(message, asked, context.bot.username)
         await self.asking.delivered(
             asked, conversation=_message_key(message), message_ids=[_message_key(piece) for piece in sent]
         )
 
-    def conversation_of(self, message: Message) -> str | None:
+    async def conversation_of(self, message: Message) -> str | None:
         """A reply to one of the bot's answers continues that answer's conversation."""
         replied = message.reply_to_message
         if replied is None:
             return None
-        return self.asking.conversations.replied_to(PLATFORM, _message_key(replied))
+        return await self.asking.replied_to(PLATFORM, _message_key(replied))
 
     async def _send(self, message: Message, asked: Asked, bot_username: str | None) -> list[Message]:
         """Every piece of the answer, the first quoting the question, the keyboard under the last."""

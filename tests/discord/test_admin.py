@@ -1,5 +1,6 @@
 """Moderator and maintainer commands, feedback buttons and persistence: permissions enforced by the
-commands' own checks, votes that survive a restart, and reindexes that never interrupt answering."""
+commands' own checks, votes that survive a restart, and reindexes that never interrupt answering.
+What reads or writes the state database runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import asyncio
 import csv
 import io
 import threading
-from pathlib import Path
 
 import discord
 import pytest
@@ -20,8 +20,10 @@ from bot.discord.exts.ask import Ask
 from bot.discord.exts.feedback import SourcesButton, VoteButton
 from bot.discord.exts.maintenance import BUSY, Maintenance
 from bot.discord.exts.moderation import Moderation
-from bot.service.storage import SQLITE_MIGRATIONS, ChatConfig, Origin, SQLiteStorage
+from bot.service.pgstorage import open_state
+from bot.service.storage import SQLITE_MIGRATIONS, ChatConfig, Origin, SQLiteStorage, Storage
 from tests.helpers import (
+    ON_BOTH_STATE_BACKENDS,
     MockBot,
     MockGuild,
     MockInteraction,
@@ -44,10 +46,8 @@ def gated_commands(cog) -> list[app_commands.Command]:
 
 
 @pytest.fixture
-def storage(tmp_path: Path):
-    storage = SQLiteStorage(tmp_path / "bot.sqlite3")
-    yield storage
-    storage.close()
+def storage(state: Storage) -> Storage:
+    return state
 
 
 @pytest.fixture
@@ -110,6 +110,7 @@ async def test_moderators_and_maintainers_get_exactly_their_commands(mock_bot):
     assert not Ask(mock_bot).ask.checks  # asking is for everyone
 
 
+@ON_BOTH_STATE_BACKENDS
 async def test_channel_allow_list_and_mode_are_stored_and_reported(mock_bot, storage):
     cog, guild = Moderation(mock_bot), MockGuild()
     channel = MockTextChannel(guild=guild)
@@ -124,9 +125,9 @@ async def test_channel_allow_list_and_mode_are_stored_and_reported(mock_bot, sto
     assert not storage.chats("discord")[str(channel.id)].enabled
 
 
-async def test_feedback_buttons_write_to_sqlite_and_survive_a_restart(launch_engine, tmp_path):
-    path = tmp_path / "feedback.sqlite3"
-    first = MockBot(launch_engine.settings, launch_engine, SQLiteStorage(path))
+@ON_BOTH_STATE_BACKENDS
+async def test_feedback_buttons_are_stored_and_survive_a_restart(launch_engine, state_settings):
+    first = MockBot(launch_engine.settings, launch_engine, open_state(state_settings))
     channel = MockTextChannel(guild=MockGuild())
     first.channel_configs[channel.id] = ChatConfig(str(channel.guild.id), enabled=True)
     ask = MockInteraction(first, channel=channel, guild=channel.guild)
@@ -134,8 +135,8 @@ async def test_feedback_buttons_write_to_sqlite_and_survive_a_restart(launch_eng
     custom_ids = [item.custom_id for item in ask.followup.send.await_args.kwargs["view"].children]
     first.services.storage.close()
 
-    # A new process: new storage on the same file; the buttons are rebuilt from their custom_ids alone.
-    second = MockBot(launch_engine.settings, launch_engine, SQLiteStorage(path))
+    # A new process: new storage on the same database; the buttons are rebuilt from their custom_ids alone.
+    second = MockBot(launch_engine.settings, launch_engine, open_state(state_settings))
     voter = MockMember()
 
     async def click(custom_id: str, user: MockMember) -> MockInteraction:
@@ -157,7 +158,9 @@ async def test_feedback_buttons_write_to_sqlite_and_survive_a_restart(launch_eng
     shown = (await click(sources_id, MockMember())).followup.send.await_args
     assert shown.kwargs["ephemeral"] is True and mentions_launch_date(shown.kwargs["embeds"][0].description)
     second.services.storage.close()
-    assert SQLiteStorage(path).votes(question_id) == (1, 1)
+    third = open_state(state_settings)
+    assert third.votes(question_id) == (1, 1)
+    third.close()
 
 
 def test_schema_is_versioned_and_migrations_run_once(tmp_path):
@@ -168,6 +171,7 @@ def test_schema_is_versioned_and_migrations_run_once(tmp_path):
     again.close()
 
 
+@ON_BOTH_STATE_BACKENDS
 async def test_stats_and_the_exportable_unanswered_list(mock_bot, storage):
     guild = MockGuild()
     where = Origin("discord", str(guild.id), "1", "2")

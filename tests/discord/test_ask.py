@@ -8,7 +8,6 @@ import json
 import re
 import threading
 import unittest.mock
-from pathlib import Path
 
 import discord
 import pytest
@@ -19,9 +18,10 @@ from bot.discord.app import APOLOGY, NO_MENTIONS
 from bot.discord.exts.ask import NOT_ENABLED, Ask
 from bot.discord.render import fit
 from bot.service.limits import RateLimiter
-from bot.service.storage import ChatConfig, SQLiteStorage
+from bot.service.storage import ChatConfig, SQLiteStorage, Storage
 from bot.service.text import ELLIPSIS, cut
 from tests.helpers import (
+    ON_BOTH_STATE_BACKENDS,
     MockBot,
     MockGuild,
     MockInteraction,
@@ -41,10 +41,8 @@ def with_limits(settings: Settings, **limits) -> Settings:
 
 
 @pytest.fixture
-def bot(launch_engine: Engine, tmp_path: Path):
-    storage = SQLiteStorage(tmp_path / "bot.sqlite3")
-    yield MockBot(launch_engine.settings, launch_engine, storage)
-    storage.close()
+def bot(launch_engine: Engine, state: Storage):
+    return MockBot(launch_engine.settings, launch_engine, state)
 
 
 @pytest.fixture
@@ -101,6 +99,7 @@ async def ask(cog: Ask, interaction: MockInteraction, question: str):
     return interaction.followup.send.await_args
 
 
+@ON_BOTH_STATE_BACKENDS
 async def test_ask_defers_then_answers_with_an_embed_within_limits(bot, channel):
     cog, interaction = Ask(bot), ask_interaction(bot, channel)
     order = []
@@ -126,6 +125,7 @@ async def test_ask_defers_then_answers_with_an_embed_within_limits(bot, channel)
     assert stored.answered and stored.sources and mentions_launch_date(stored.sources[0].quote)
 
 
+@ON_BOTH_STATE_BACKENDS
 async def test_a_question_the_articles_do_not_cover_is_declined_plainly_and_logged(bot, channel):
     cog, interaction = Ask(bot), ask_interaction(bot, channel)
     call = await ask(cog, interaction, "What is the best recipe for chocolate cake?")
@@ -328,6 +328,7 @@ def rejected() -> discord.HTTPException:
     return discord.HTTPException(unittest.mock.MagicMock(status=400, reason="Bad Request"), "Invalid Form Body")
 
 
+@ON_BOTH_STATE_BACKENDS
 async def test_an_answer_discord_rejects_is_not_counted_as_answered(bot, channel):
     interaction = ask_interaction(bot, channel)
     interaction.followup.send.side_effect = [rejected(), None]
@@ -356,6 +357,7 @@ async def test_refusals_are_full_sentences_and_a_cooldown_is_called_a_cooldown(b
     assert re.fullmatch(r"[^.]+\. Please try again in \d+ s\.", call.args[0])
 
 
+@ON_BOTH_STATE_BACKENDS
 async def test_a_declined_answers_sources_show_the_closest_passage_labelled_not_an_answer(bot, channel):
     from bot.core.answer import Answer, Source
     from bot.discord.exts.feedback import SourcesButton

@@ -1,10 +1,9 @@
 """Follow-up questions on Discord, through the ask cog with spec'd mocks and the real engine: in a
 thread the bot opened and along a chain of replies to its answers, earlier turns are the history;
-an unrelated question is still declined, and a conversation left idle is forgotten."""
+an unrelated question is still declined, and a conversation left idle is forgotten. On SQLite and on
+PostgreSQL, where the conversations are shared by every process."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import discord
 import pytest
@@ -12,18 +11,27 @@ import pytest
 from bot.core.conversation import quoted_sentences
 from bot.core.engine import Engine
 from bot.discord.exts.ask import Ask
-from bot.service.storage import ChatConfig, open_storage
-from tests.helpers import MockBot, MockGuild, MockInteraction, MockMember, MockMessage, MockTextChannel, MockThread
+from bot.service.storage import ChatConfig, Storage
+from tests.helpers import (
+    ON_BOTH_STATE_BACKENDS,
+    MockBot,
+    MockGuild,
+    MockInteraction,
+    MockMember,
+    MockMessage,
+    MockTextChannel,
+    MockThread,
+)
+
+pytestmark = ON_BOTH_STATE_BACKENDS
 
 
 @pytest.fixture
-def bot(launch_engine: Engine, tmp_path: Path):
-    storage = open_storage(tmp_path / "bot.sqlite3")
+def bot(launch_engine: Engine, state: Storage):
     settings = launch_engine.settings.model_copy(
         update={"chat": launch_engine.settings.chat.model_copy(update={"user_cooldown_seconds": 0})}
     )
-    yield MockBot(settings, launch_engine, storage)
-    storage.close()
+    return MockBot(settings, launch_engine, state)
 
 
 def channel_in(bot: MockBot, mode: str) -> MockTextChannel:

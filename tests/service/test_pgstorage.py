@@ -12,6 +12,8 @@ import psycopg
 import pytest
 
 from bot.cli.main import main
+from bot.core.conversation import Turn
+from bot.service.conversations import StoredConversations
 from bot.service.pgstorage import POSTGRES_MIGRATIONS, PostgresStorage, StateNotEmpty, copy_sqlite
 from bot.service.storage import DOWN, UP, Origin, SQLiteStorage, StoredSource
 from tests.service.test_storage import GUILD, OTHER_GUILD, V1_DATABASE
@@ -21,6 +23,9 @@ TABLES = {
     " confidence, latency_ms, created, delivered",
     "feedback": "question_id, user_id, vote, updated",
     "chats": "platform, chat_id, community_id, enabled, mode",
+    "conversations": "platform, conversation, updated",
+    "conversation_turns": "platform, conversation, turn_number, question, quotes",
+    "conversation_links": "platform, message_id, conversation",
 }
 
 
@@ -52,7 +57,24 @@ def _scenario(storage) -> list:
     seen += [storage.chats("telegram"), storage.chats("discord")]
     with pytest.raises(ValueError, match="mode"):
         storage.set_chat("telegram", "-100", "-100", mode="shout")
-    return seen
+    return seen + _conversation_scenario(storage)
+
+
+def _conversation_scenario(storage) -> list:
+    turn = Turn("Когда? कब हुआ “it”", ("Quoted — ✓.", "Second."))
+    for now, message in ((10.0, "m1"), (20.0, "m2"), (30.0, "m3")):
+        storage.add_turn("discord", "thread:1", turn, [message], now=now, max_turns=2, idle_since=now - 100)
+    storage.add_turn("telegram", "thread:1", Turn("Who?"), ["m1"], now=40.0, max_turns=2, idle_since=-60)
+    storage.add_turn("discord", "a", Turn("Why?"), ["m3"], now=50.0, max_turns=2, idle_since=-50)  # relinked
+    seen = [storage.conversation("discord", "thread:1"), storage.conversation("telegram", "thread:1")]
+    seen += [storage.linked_conversation("discord", m) for m in ("m1", "m2", "m3", "m4")]
+    seen += [storage.conversation_count(), storage.conversation("discord", "none")]
+    storage.add_turn("discord", "thread:1", Turn("Again?"), ["m5"], now=200.0, max_turns=2, idle_since=100.0)
+    seen += [storage.conversation("discord", "thread:1"), storage.linked_conversation("discord", "m1")]
+    storage.forget_conversation("discord", "a", idle_since=49.0)  # had a turn since: kept
+    seen += [storage.conversation_count(), storage.expire_conversations(45.0), storage.conversation_count()]
+    storage.forget_conversation("discord", "a")
+    return [*seen, storage.conversation_count(), storage.linked_conversation("discord", "m3")]
 
 
 def test_postgres_answers_every_call_as_sqlite_does(tmp_path: Path, database_url: str) -> None:
@@ -79,10 +101,39 @@ def test_a_version_1_postgres_database_is_migrated_with_every_row(database_url: 
         conn.execute("INSERT INTO channels VALUES (5, %s, 1, 'thread')", (GUILD,))
     storage = PostgresStorage(database_url)
     try:
-        assert storage.schema_version() == 2
+        assert storage.schema_version() == len(POSTGRES_MIGRATIONS)
         assert storage.stats("discord", str(GUILD), 0).asked == 1 and storage.votes(1) == (0, 1)
         assert storage.chats("discord")["5"].mode == "thread"
         assert storage.record_question(Origin("discord", "1", "2", "3"), question="q", answered=True) == 2
+    finally:
+        storage.close()
+
+
+def _ordered(table: str) -> str:
+    return f"SELECT {TABLES[table]} FROM {table} ORDER BY 1, 2"
+
+
+def test_a_version_2_postgres_database_gains_conversations_and_keeps_every_row(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        for script in POSTGRES_MIGRATIONS[:2]:
+            for statement in filter(str.strip, script.split(";")):
+                conn.execute(statement)
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (2)")
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO questions (platform, community_id, chat_id, user_id, question, answered, created)"
+            " VALUES ('telegram', '-100', '-100', '42', 'Who?', 0, 9.5), ('discord', '1', '2', '3', 'When?', 1, 1.5)"
+        )
+        conn.execute("INSERT INTO feedback VALUES (2, '6', -1, 2.5)")
+        conn.execute("INSERT INTO chats VALUES ('telegram', '-100', '-100', 1, 'mention')")
+        before = {table: conn.execute(_ordered(table)).fetchall() for table in TABLES if "conversation" not in table}
+    storage = PostgresStorage(database_url)
+    try:
+        assert storage.schema_version() == 3
+        for table, rows in before.items():
+            assert storage._read(_ordered(table)) == rows, table
+        assert storage.conversation_count() == 0
+        assert storage.record_question(Origin("discord", "1", "2", "3"), question="q", answered=True) == 3
     finally:
         storage.close()
 
@@ -94,6 +145,12 @@ def _rows(storage, table: str) -> list[tuple]:
 def test_migrate_state_copies_a_sqlite_database_with_nothing_lost(tmp_path: Path, database_url: str, monkeypatch):
     path = tmp_path / "launchbot.sqlite3"
     shutil.copy(V1_DATABASE, path)  # written by the Discord-only version: migrated to the current schema first
+    with_conversations = SQLiteStorage(path)
+    conversations = StoredConversations(with_conversations, max_turns=2)
+    for n in range(3):
+        conversations.add("discord", "thread:9", Turn(f"Question {n} — “कब”?", (f"Quote {n}.",)), [f"m{n}"])
+    conversations.add("telegram", "-100:1", Turn("Declined?"), ["-100:2", "-100:3"])
+    with_conversations.close()
     monkeypatch.setenv("LAUNCHBOT_DATABASE_URL", database_url)
     assert main(["migrate-state", "--from", str(path)]) == 0
     source, target = SQLiteStorage(path), PostgresStorage(database_url)
@@ -101,6 +158,13 @@ def test_migrate_state_copies_a_sqlite_database_with_nothing_lost(tmp_path: Path
         for table in TABLES:
             assert _rows(target, table) == _rows(source, table), table
         assert sum(1 for _ in _rows(target, "questions")) == 4
+        assert [len(_rows(target, table)) for table in TABLES if "conversation" in table] == [2, 3, 5]
+        continued = StoredConversations(target, max_turns=2)  # a reply after the move continues
+        assert continued.replied_to("discord", "m2") == "thread:9"
+        assert [t.question for t in continued.history("discord", "thread:9")] == [
+            "Question 1 — “कब”?",
+            "Question 2 — “कब”?",
+        ]
         for storage in (source, target):  # the reports read the same from both
             assert storage.stats("discord", str(GUILD), 0) == source.stats("discord", str(GUILD), 0)
             assert storage.gaps("discord", str(OTHER_GUILD), 0) == source.gaps("discord", str(OTHER_GUILD), 0)

@@ -43,7 +43,7 @@ def test_a_version_1_database_keeps_every_row_as_discord_rows(old_database):
     assert len(questions) == 4 and len(feedback) == 4 and len(channels) == 3
 
     storage = SQLiteStorage(old_database)
-    assert storage.schema_version() == len(SQLITE_MIGRATIONS) == 2
+    assert storage.schema_version() == len(SQLITE_MIGRATIONS) == 3
     storage.close()
 
     migrated = rows(
@@ -78,8 +78,32 @@ def test_a_migrated_database_serves_reports_votes_and_sources(old_database):
     assert new == 5
     storage.close()
     again = SQLiteStorage(old_database)  # migrations run once
-    assert again.schema_version() == 2 and again.votes(1) == (1, 1)
+    assert again.schema_version() == len(SQLITE_MIGRATIONS) and again.votes(1) == (1, 1)
     again.close()
+
+
+def test_a_version_2_database_gains_conversations_and_keeps_every_row(old_database):
+    """The previous schema (version 2, before conversations were stored) to the current one."""
+    db = sqlite3.connect(old_database)
+    db.executescript(f"BEGIN; {SQLITE_MIGRATIONS[1]}; PRAGMA user_version = 2; COMMIT")
+    db.execute(
+        "INSERT INTO questions (platform, community_id, chat_id, thread_id, user_id, question, answered, created,"
+        " delivered) VALUES ('telegram', '-100', '-100', '7', '42', 'Who?', 0, 9.5, 0)"
+    )
+    db.commit()
+    db.close()
+    tables = {
+        table: rows(old_database, f"SELECT * FROM {table} ORDER BY 1, 2")
+        for table in ("questions", "feedback", "chats")
+    }
+    assert len(tables["questions"]) == 5
+
+    storage = SQLiteStorage(old_database)
+    assert storage.schema_version() == 3
+    assert storage.conversation_count() == 0 and storage.conversation("telegram", "-100:1") is None
+    storage.close()
+    for table, before in tables.items():
+        assert rows(old_database, f"SELECT * FROM {table} ORDER BY 1, 2") == before, table
 
 
 def test_platforms_and_communities_are_reported_apart_and_undelivered_answers_do_not_count(tmp_path):

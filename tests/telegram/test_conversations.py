@@ -1,5 +1,6 @@
 """Follow-up questions on Telegram, through the real Application and a recording Bot API: a reply to
-one of the bot's answers continues that answer's conversation; anything else starts afresh."""
+one of the bot's answers continues that answer's conversation; anything else starts afresh. On SQLite
+and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ import itertools
 
 import pytest
 
+from tests.helpers import ON_BOTH_STATE_BACKENDS
 from tests.telegram.botapi import BOT_USERNAME, GROUP_ID, message
 from tests.telegram.test_telegram import enable_group, harness_for
 
 _members = itertools.count(9000)
 
 
+pytestmark = ON_BOTH_STATE_BACKENDS
+
+
 @pytest.fixture
-async def tg(launch_engine, tmp_path):
-    harness = await harness_for(launch_engine, tmp_path, user_cooldown_seconds=0)
+async def tg(launch_engine, tmp_path, state):
+    harness = await harness_for(launch_engine, tmp_path, state, user_cooldown_seconds=0)
     yield harness
     await harness.application.shutdown()
     harness.services.storage.close()

@@ -1,6 +1,7 @@
 """The Telegram bot end to end: the real python-telegram-bot ``Application`` fed Update JSON as
 Telegram sends it, its Bot API calls answered by a recording ``BaseRequest`` (tests/telegram/botapi.py),
-the real engine answering from the launch articles."""
+the real engine answering from the launch articles. What reads or writes the state database runs on SQLite and
+on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ import bot.telegram.app
 from bot.core.answer import Answer, Source
 from bot.core.engine import Engine
 from bot.service.runtime import Services
-from bot.service.storage import SQLiteStorage
+from bot.service.storage import SQLiteStorage, Storage
 from bot.telegram.app import build_application, prepare
 from bot.telegram.handlers import GROUP_ONLY, NO_ANSWER_TITLE, NOT_ADMIN, NOT_ENABLED, NOT_MAINTAINER
 from bot.telegram.render import MESSAGE_LIMIT
-from tests.helpers import make_settings, mentions_launch_date
+from tests.helpers import ON_BOTH_STATE_BACKENDS, make_settings, mentions_launch_date
 from tests.telegram.botapi import (
     BOT_ID,
     BOT_USERNAME,
@@ -62,11 +63,12 @@ def with_telegram(settings):
     return settings.model_copy(update={"telegram": settings.telegram.model_copy(update={"maintainers": [MAINTAINER]})})
 
 
-async def harness_for(engine, tmp_path: Path, **chat):
+async def harness_for(engine, tmp_path: Path, state: Storage | None = None, **chat):
+    """The Telegram application on ``state`` (default: a SQLite file under ``tmp_path``)."""
     settings = with_telegram(engine.settings)
     if chat:
         settings = settings.model_copy(update={"chat": settings.chat.model_copy(update=chat)})
-    storage = SQLiteStorage(tmp_path / "bot.sqlite3")
+    storage = state if state is not None else SQLiteStorage(tmp_path / "bot.sqlite3")
     services = Services(settings, engine, storage)
     api = BotAPI()
     application = build_application(services, TOKEN, request=api)
@@ -76,8 +78,8 @@ async def harness_for(engine, tmp_path: Path, **chat):
 
 
 @pytest.fixture
-async def tg(launch_engine, tmp_path):
-    harness = await harness_for(launch_engine, tmp_path)
+async def tg(launch_engine, tmp_path, state):
+    harness = await harness_for(launch_engine, tmp_path, state)
     yield harness
     await harness.application.shutdown()
     harness.services.storage.close()
@@ -123,6 +125,7 @@ def assert_safe_html(text: str) -> Tags:
 # --------------------------------------------------------------------------- asking
 
 
+@ON_BOTH_STATE_BACKENDS
 async def test_a_private_question_is_answered_in_html_with_sources_and_buttons(tg):
     member = next(_users)
     [call] = (await tg.send(message(QUESTION, chat_id=member, user_id=member)))[-1:]
@@ -139,6 +142,7 @@ async def test_a_private_question_is_answered_in_html_with_sources_and_buttons(t
     assert not any(c.method == "sendChatAction" for c in tg.api.calls)  # answers are fast; calls are rationed
 
 
+@ON_BOTH_STATE_BACKENDS
 async def test_a_group_mention_and_a_reply_to_an_answer_are_answered_in_their_topic(tg):
     await enable_group(tg)
     member = next(_users)
@@ -174,6 +178,7 @@ async def test_group_messages_not_addressed_to_the_bot_get_no_reply(tg):
     assert tg.services.storage.stats("telegram", str(GROUP_ID), since=0).asked == 0
 
 
+@ON_BOTH_STATE_BACKENDS
 async def test_a_group_answers_only_once_an_admin_enabled_it(tg):
     member = next(_users)
     assert await tg.send(message(f"@{BOT_USERNAME} {QUESTION}", chat_id=GROUP_ID, user_id=member)) == []
@@ -199,6 +204,7 @@ async def test_inline_mode_offers_the_quoted_answer_and_declines_plainly(tg):
     assert empty.params["results"] == []
 
 
+@ON_BOTH_STATE_BACKENDS
 async def test_sources_open_in_private_and_a_second_vote_replaces_the_first(tg):
     member = next(_users)
     [call] = [c for c in await tg.send(message(QUESTION, chat_id=member, user_id=member)) if c.method == "sendMessage"]
@@ -300,8 +306,9 @@ async def test_retry_after_is_honoured(tg):
 # --------------------------------------------------------------------------- admins and maintainers
 
 
-async def test_admin_commands_are_checked_in_code_and_cached_briefly(engine, tmp_path):
-    tg = await harness_for(engine, tmp_path)
+@ON_BOTH_STATE_BACKENDS
+async def test_admin_commands_are_checked_in_code_and_cached_briefly(engine, tmp_path, state):
+    tg = await harness_for(engine, tmp_path, state)
     try:
         member = next(_users)
         for command in ("/enable", "/disable", "/stats", "/unanswered"):

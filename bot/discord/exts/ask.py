@@ -69,7 +69,8 @@ class Ask(commands.Cog):
             await interaction.followup.send(_own(refusal), ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         try:
-            asked = await self.asking.answer(question, where, conversation=self.conversation_of(interaction.channel))
+            conversation = await self.conversation_of(interaction.channel)
+            asked = await self.asking.answer(question, where, conversation=conversation)
             sent = await interaction.followup.send(
                 embed=answer_embed(asked.answer), view=_view(asked), allowed_mentions=NO_MENTIONS
             )
@@ -111,7 +112,7 @@ class Ask(commands.Cog):
         if refusal is not None:
             await _reply_quietly(message, refusal)
             return
-        conversation = self.conversation_of(message.channel, message.reference)
+        conversation = await self.conversation_of(message.channel, message.reference)
         async with message.channel.typing():
             asked = await self.asking.answer(question, where, conversation=conversation)
         embed, view = answer_embed(asked.answer), _view(asked)
@@ -125,14 +126,14 @@ class Ask(commands.Cog):
             started = f"message:{message.id}"
         await self.asking.delivered(asked, conversation=started, message_ids=_ids(sent))
 
-    def conversation_of(self, channel: object, reference: discord.MessageReference | None = None) -> str | None:
+    async def conversation_of(self, channel: object, reference: discord.MessageReference | None = None) -> str | None:
         """The conversation a question continues: the thread the bot opened that it is asked in, or
         the one of the bot's answers it replies to; None when it starts afresh."""
         me = self.bot.user
         if isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id:
             return f"thread:{channel.id}"
         if reference is not None and reference.message_id is not None:
-            return self.asking.conversations.replied_to(PLATFORM, str(reference.message_id))
+            return await self.asking.replied_to(PLATFORM, str(reference.message_id))
         return None
 
 
