@@ -5,8 +5,9 @@ and the conversations follow-up questions continue.
 ``sqlite3`` behind a lock, safe from the worker threads it is called from (``asyncio.to_thread``: a
 disk write must never stall the event loop). The queries live in ``SQLStorage`` in portable SQL
 (``?`` placeholders, ``RETURNING``, ``ON CONFLICT``, ``CASE`` sums); only the connection, the
-placeholder style and the schema migrations are a dialect's own, so another database implements
-``SQLStorage``'s few hooks and reuses every query.
+placeholder style and the way migrations are run are a dialect's own (the migrations themselves are
+written once, in ``schema.py``), so another database implements ``SQLStorage``'s few hooks and
+reuses every query.
 
 One schema for every platform: each row says its ``platform`` and keeps ids as text (Discord
 snowflakes and Telegram ids alike). ``community_id`` is what reports are about (a Discord server,
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.conversation import Turn
+from bot.service.schema import SQLITE, migrations, statements
 
 logger = logging.getLogger(__name__)
 
@@ -452,108 +454,7 @@ class SQLStorage(Storage):
 
 
 # Each entry runs once, in order; ``PRAGMA user_version`` says how many have run.
-SQLITE_MIGRATIONS: list[str] = [
-    # 1: the first schema (Discord only)
-    """
-    CREATE TABLE questions (
-        id INTEGER PRIMARY KEY,
-        guild_id INTEGER, channel_id INTEGER, user_id INTEGER,
-        question TEXT NOT NULL,
-        answered INTEGER NOT NULL,
-        answer TEXT NOT NULL DEFAULT '',
-        sources TEXT NOT NULL DEFAULT '[]',
-        confidence REAL NOT NULL DEFAULT 0,
-        latency_ms REAL NOT NULL DEFAULT 0,
-        created REAL NOT NULL
-    );
-    CREATE INDEX questions_guild_created ON questions (guild_id, created);
-    CREATE TABLE feedback (
-        question_id INTEGER NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
-        user_id INTEGER NOT NULL,
-        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
-        updated REAL NOT NULL,
-        PRIMARY KEY (question_id, user_id)
-    );
-    CREATE TABLE channels (
-        channel_id INTEGER PRIMARY KEY,
-        guild_id INTEGER NOT NULL,
-        enabled INTEGER NOT NULL DEFAULT 0,
-        mode TEXT NOT NULL DEFAULT 'mention' CHECK (mode IN ('mention', 'thread'))
-    );
-    """,
-    # 2: every platform: a platform column, ids as text, delivery; every version-1 row kept (as Discord's)
-    """
-    CREATE TABLE questions_v2 (
-        id INTEGER PRIMARY KEY,
-        platform TEXT NOT NULL,
-        community_id TEXT, chat_id TEXT, thread_id TEXT, user_id TEXT NOT NULL,
-        question TEXT NOT NULL,
-        answered INTEGER NOT NULL,
-        answer TEXT NOT NULL DEFAULT '',
-        sources TEXT NOT NULL DEFAULT '[]',
-        confidence REAL NOT NULL DEFAULT 0,
-        latency_ms REAL NOT NULL DEFAULT 0,
-        created REAL NOT NULL,
-        delivered INTEGER NOT NULL DEFAULT 1
-    );
-    INSERT INTO questions_v2 (id, platform, community_id, chat_id, thread_id, user_id, question, answered, answer,
-        sources, confidence, latency_ms, created, delivered)
-        SELECT id, 'discord', CAST(guild_id AS TEXT), CAST(channel_id AS TEXT), NULL,
-        COALESCE(CAST(user_id AS TEXT), ''), question, answered, answer, sources, confidence, latency_ms, created, 1
-        FROM questions;
-    CREATE TABLE feedback_v2 (
-        question_id INTEGER NOT NULL REFERENCES questions_v2 (id) ON DELETE CASCADE,
-        user_id TEXT NOT NULL,
-        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
-        updated REAL NOT NULL,
-        PRIMARY KEY (question_id, user_id)
-    );
-    INSERT INTO feedback_v2 SELECT question_id, CAST(user_id AS TEXT), vote, updated FROM feedback;
-    CREATE TABLE chats (
-        platform TEXT NOT NULL,
-        chat_id TEXT NOT NULL,
-        community_id TEXT,
-        enabled INTEGER NOT NULL DEFAULT 0,
-        mode TEXT NOT NULL DEFAULT 'mention' CHECK (mode IN ('mention', 'thread')),
-        PRIMARY KEY (platform, chat_id)
-    );
-    INSERT INTO chats SELECT 'discord', CAST(channel_id AS TEXT), CAST(guild_id AS TEXT), enabled, mode FROM channels;
-    DROP TABLE feedback;
-    DROP INDEX questions_guild_created;
-    DROP TABLE questions;
-    DROP TABLE channels;
-    ALTER TABLE questions_v2 RENAME TO questions;
-    ALTER TABLE feedback_v2 RENAME TO feedback;
-    CREATE INDEX questions_community_created ON questions (platform, community_id, created)
-    """,
-    # 3: conversations, so that a follow-up answered by another process (or after a restart) continues
-    """
-    CREATE TABLE conversations (
-        platform TEXT NOT NULL,
-        conversation TEXT NOT NULL,
-        updated REAL NOT NULL,
-        PRIMARY KEY (platform, conversation)
-    );
-    CREATE INDEX conversations_updated ON conversations (updated);
-    CREATE TABLE conversation_turns (
-        platform TEXT NOT NULL,
-        conversation TEXT NOT NULL,
-        turn_number INTEGER NOT NULL,
-        question TEXT NOT NULL,
-        quotes TEXT NOT NULL DEFAULT '[]',
-        PRIMARY KEY (platform, conversation, turn_number),
-        FOREIGN KEY (platform, conversation) REFERENCES conversations (platform, conversation) ON DELETE CASCADE
-    );
-    CREATE TABLE conversation_links (
-        platform TEXT NOT NULL,
-        message_id TEXT NOT NULL,
-        conversation TEXT NOT NULL,
-        PRIMARY KEY (platform, message_id),
-        FOREIGN KEY (platform, conversation) REFERENCES conversations (platform, conversation) ON DELETE CASCADE
-    );
-    CREATE INDEX conversation_links_conversation ON conversation_links (platform, conversation)
-    """,
-]
+SQLITE_MIGRATIONS: list[str] = migrations(SQLITE)
 
 
 class SQLiteStorage(SQLStorage):
@@ -599,7 +500,7 @@ class SQLiteStorage(SQLStorage):
         with self._transaction() as cursor:
             version = cursor.execute("PRAGMA user_version").fetchone()[0]
             for number, script in enumerate(SQLITE_MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, script.split(";")):
+                for statement in statements(script):
                     cursor.execute(statement)
                 cursor.execute(f"PRAGMA user_version = {number}")
                 logger.info("database %s migrated to schema version %d", self.path, number)

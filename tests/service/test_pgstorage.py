@@ -15,6 +15,7 @@ from bot.cli.main import main
 from bot.core.conversation import Turn
 from bot.service.conversations import StoredConversations
 from bot.service.pgstorage import POSTGRES_MIGRATIONS, PostgresStorage, StateNotEmpty, copy_sqlite
+from bot.service.schema import statements
 from bot.service.storage import DOWN, UP, Origin, SQLiteStorage, StoredSource
 from tests.service.test_storage import GUILD, OTHER_GUILD, V1_DATABASE
 
@@ -87,9 +88,33 @@ def test_postgres_answers_every_call_as_sqlite_does(tmp_path: Path, database_url
         pg_storage.close()
 
 
+def test_both_databases_have_the_same_tables_columns_and_indexes(tmp_path: Path, database_url: str) -> None:
+    sqlite_storage, pg_storage = SQLiteStorage(tmp_path / "state.sqlite3"), PostgresStorage(database_url)
+    try:
+        sqlite_tables = [row[0] for row in sqlite_storage._read("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        sqlite_schema = {
+            table: [row[1] for row in sqlite_storage._read(f"PRAGMA table_info({table})")] for table in sqlite_tables
+        }
+        pg_schema: dict[str, list[str]] = {}
+        for table, column in pg_storage._read(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+            " AND table_name <> 'schema_version' ORDER BY table_name, ordinal_position"
+        ):
+            pg_schema.setdefault(table, []).append(column)
+        assert sqlite_schema == pg_schema and set(sqlite_schema) == set(TABLES)
+        sqlite_indexes = sqlite_storage._read("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        pg_indexes = pg_storage._read(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND right(indexname, 5) <> '_pkey'"
+        )
+        assert sorted(sqlite_indexes) == sorted(pg_indexes) and len(pg_indexes) == 3
+    finally:
+        sqlite_storage.close()
+        pg_storage.close()
+
+
 def test_a_version_1_postgres_database_is_migrated_with_every_row(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
-        for statement in filter(str.strip, POSTGRES_MIGRATIONS[0].split(";")):
+        for statement in statements(POSTGRES_MIGRATIONS[0]):
             conn.execute(statement)
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1)")
         conn.execute(
@@ -116,7 +141,7 @@ def _ordered(table: str) -> str:
 def test_a_version_2_postgres_database_gains_conversations_and_keeps_every_row(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         for script in POSTGRES_MIGRATIONS[:2]:
-            for statement in filter(str.strip, script.split(";")):
+            for statement in statements(script):
                 conn.execute(statement)
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (2)")
     with psycopg.connect(database_url) as conn:
