@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import io
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -137,6 +138,7 @@ class TelegramBot:
         self.settings = services.settings.telegram
         self.chats: dict[str, ChatConfig] = {}
         self.clock = clock
+        self._chats_loaded = -math.inf
         self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
 
     def register(self, application: Application) -> None:
@@ -162,11 +164,17 @@ class TelegramBot:
         application.add_error_handler(self.on_error)
 
     async def load(self) -> None:
+        self._chats_loaded = self.clock()
         self.chats = await asyncio.to_thread(self.storage.chats, PLATFORM)
 
-    def enabled(self, message: Message) -> bool:
+    async def enabled(self, message: Message) -> bool:
+        """Private chats always; a group once an admin ran /enable. The groups' settings are read
+        again once they are ``chat.reload_check_seconds`` old: with several processes (webhook
+        mode) the /enable may have reached another one."""
         if message.chat.type not in GROUPS:
             return True
+        if self.clock() - self._chats_loaded >= self.services.settings.chat.reload_check_seconds:
+            await self.load()
         config = self.chats.get(str(message.chat.id))
         return config is not None and config.enabled
 
@@ -178,7 +186,7 @@ class TelegramBot:
     async def group_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         question = addressed(message, context.bot.id, context.bot.username)
-        if question is None or not self.enabled(message):
+        if question is None or not await self.enabled(message):
             return  # not for the bot, or not enabled here: stay silent rather than nag
         await self._ask(message, question, context, hint=MENTION_HINT)
 
@@ -196,7 +204,7 @@ class TelegramBot:
         check_enabled: bool = False,
     ) -> None:
         where = origin(message)
-        enabled = self.enabled(message) or not check_enabled
+        enabled = not check_enabled or await self.enabled(message)
         refusal = self.asking.refusal(question, where, enabled=enabled, not_enabled=NOT_ENABLED, hint=hint)
         if refusal is not None:
             await message.reply_text(plain(refusal))
