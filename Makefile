@@ -28,12 +28,12 @@ lint: install
 	$(BIN)/ruff check bot tests benchmarks
 	$(BIN)/ruff format --check bot tests benchmarks
 
-# Follow-up dialogues: every scored turn must hold the fact in its first quoted sentence. Two public
-# turns wait on other issues (tests/core/test_conversation.py, KNOWN_MISSES): the gate is the
-# measured 8/10 until they land, then 1.
+# Follow-up dialogues: every scored turn must hold the fact in its first quoted sentence. One public
+# turn is still missed (tests/core/test_conversation.py, KNOWN_MISSES): the gate is the measured
+# 9/10 until it passes, then 1.
 eval: install
 	$(BIN)/launchbot eval tests/data/dev_qa.yaml --min-hit 1 --min-abstain 1
-	$(BIN)/launchbot eval tests/data/dialogues.yaml --min-hit 0.8 --min-abstain 1
+	$(BIN)/launchbot eval tests/data/dialogues.yaml --min-hit 0.9 --min-abstain 1
 
 eval-squad: install
 	$(BIN)/launchbot eval ../shared/eval/squad2/dev-v2.0-half.json --curve

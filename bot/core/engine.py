@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.config import Settings
 from bot.core.aliases import load_aliases
-from bot.core.answer import Answer, AnswerSettings, Helpers, answer_question
+from bot.core.answer import Answer, AnswerSettings, Helpers, answer_question, ranking_candidates
 from bot.core.answerability import Decider, load_calibration
 from bot.core.conversation import Turn, context_for
 from bot.core.embedding import Embedder
@@ -33,6 +33,7 @@ from bot.core.index import (
     wait_for_build,
 )
 from bot.core.knowledge import load_documents
+from bot.core.ranking import Ranking, load_ranking
 from bot.core.retrieval import Retriever
 from bot.core.store import index_store
 
@@ -163,7 +164,7 @@ class Engine:
             cross_script_dense_weight=s.cross_script_dense_weight,
         )
         decider = Decider(load_calibration(index.model), s.min_confidence, s.answer_threshold)
-        helpers = Helpers.for_index(index, load_aliases(s.knowledge_dir), decider)
+        helpers = Helpers.for_index(index, load_aliases(s.knowledge_dir), decider, load_ranking(index.model))
         self._live = _Live(index, retriever, helpers)
         logger.info("serving index %s (%d chunks)", index.path.name, len(index.chunks))
         return True
@@ -178,6 +179,21 @@ class Engine:
             raise IndexMissing("the engine has no index loaded: call open() first")
         context = context_for(question, history) if isinstance(question, str) else None
         return answer_question(question, live.retriever, self.answer_settings, context, live.helpers)
+
+    def ranking_candidates(self, question: str) -> list[tuple[str, dict[str, float]]]:
+        """Every candidate sentence of ``question`` with its ranking features (``make calibrate``)."""
+        live = self._require_live()
+        return ranking_candidates(question, live.retriever, self.answer_settings, live.helpers)
+
+    def use_ranking(self, ranking: Ranking) -> None:
+        """Rank with these weights from now on (``make calibrate`` fits them before the rest)."""
+        live = self._require_live()
+        self._live = replace(live, helpers=replace(live.helpers, ranking=ranking))
+
+    def _require_live(self) -> _Live:
+        if self._live is None:
+            raise IndexMissing("the engine has no index loaded: call open() first")
+        return self._live
 
     @property
     def decider(self) -> Decider:

