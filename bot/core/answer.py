@@ -130,6 +130,7 @@ class _Candidate:
     score: float = 0.0
     relevance: float = 0.0
     features: Features | None = None
+    values: dict[str, float] = field(default_factory=dict)  # what the ranking read (ranking.RANK_FEATURES)
 
 
 @dataclass(frozen=True)
@@ -217,12 +218,8 @@ def ranking_candidates(
     fits the ranking weights on these)."""
     asked = read_question(question, retriever, helpers)
     candidates = retrieve(asked, retriever, settings)
-    if not candidates:
-        return []
-    index = retriever.index
-    specific = min(1.0, asked.lexicon.specificity(asked.terms) / SPECIFIC_QUERY) ** 2
-    ranked = score_sentences(index, asked, candidates, helpers.ranking)
-    return [(index.sentence_text(c.sentence_id), rank_values(index, asked, c, specific)) for c in ranked]
+    ranked = score_sentences(retriever.index, asked, candidates, helpers.ranking) if candidates else []
+    return [(retriever.index.sentence_text(c.sentence_id), c.values) for c in ranked]
 
 
 # --------------------------------------------------------------------------- 1. read and retrieve
@@ -350,7 +347,8 @@ def score_sentences(
         candidate.features = f
         # No weight at all (cross-script question of stop words only): nothing relates.
         candidate.relevance = (dense_weight * f.dense + overlap_weight * f.overlap) / total if total > 0 else 0.0
-        candidate.score = ranking.score(rank_values(index, asked, candidate, specific))
+        candidate.values = rank_values(index, asked, candidate, specific)
+        candidate.score = ranking.score(candidate.values)
     candidates.sort(key=lambda c: -c.score)
     return candidates
 

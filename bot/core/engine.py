@@ -33,7 +33,7 @@ from bot.core.index import (
     wait_for_build,
 )
 from bot.core.knowledge import load_documents
-from bot.core.ranking import Ranking, load_ranking
+from bot.core.ranking import Ranking, ranking_of
 from bot.core.retrieval import Retriever
 from bot.core.store import index_store
 
@@ -141,9 +141,7 @@ class Engine:
 
     @property
     def index(self) -> KnowledgeIndex:
-        if self._live is None:
-            raise IndexMissing("the engine has no index loaded: call open() first")
-        return self._live.index
+        return self._require_live().index
 
     def freshness(self) -> Freshness:
         documents = load_documents(self.settings.knowledge_dir, self.settings.max_document_bytes)
@@ -163,8 +161,9 @@ class Engine:
             rrf_k=s.rrf_k,
             cross_script_dense_weight=s.cross_script_dense_weight,
         )
-        decider = Decider(load_calibration(index.model), s.min_confidence, s.answer_threshold)
-        helpers = Helpers.for_index(index, load_aliases(s.knowledge_dir), decider, load_ranking(index.model))
+        calibration = load_calibration(index.model)
+        decider = Decider(calibration, s.min_confidence, s.answer_threshold)
+        helpers = Helpers.for_index(index, load_aliases(s.knowledge_dir), decider, ranking_of(calibration))
         self._live = _Live(index, retriever, helpers)
         logger.info("serving index %s (%d chunks)", index.path.name, len(index.chunks))
         return True
@@ -174,9 +173,7 @@ class Engine:
     def answer(self, question: object, history: Sequence[Turn] | None = None) -> Answer:
         """Answer ``question``; ``history``: the earlier turns of its conversation, oldest first. A
         follow-up that leans on them is retrieved with their words; one that stands alone ignores them."""
-        live = self._live
-        if live is None:
-            raise IndexMissing("the engine has no index loaded: call open() first")
+        live = self._require_live()
         context = context_for(question, history) if isinstance(question, str) else None
         return answer_question(question, live.retriever, self.answer_settings, context, live.helpers)
 
@@ -198,9 +195,7 @@ class Engine:
     @property
     def decider(self) -> Decider:
         """How the live index decides to answer or decline (calibrated model or relevance threshold)."""
-        if self._live is None:
-            raise IndexMissing("the engine has no index loaded: call open() first")
-        return self._live.helpers.decider
+        return self._require_live().helpers.decider
 
     def reindex(self, rebuild: bool = False, progress: bool = False) -> BuildReport:
         """Build and swap in a new index. Raises IndexBusy if a build is already running here or

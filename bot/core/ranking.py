@@ -18,13 +18,11 @@ without fitted weights uses ``DEFAULT_WEIGHTS``, set by hand on SQuAD before any
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from bot.core.answerability import CALIBRATION_DIR, calibration_file
+from bot.core.answerability import Calibration
 
 logger = logging.getLogger(__name__)
 
@@ -93,19 +91,15 @@ def sentence_values(
     }
 
 
-def load_ranking(model: str, directory: Path = CALIBRATION_DIR) -> Ranking:
-    """The weights fitted for ``model`` (``make calibrate``), else the hand-set ones (quietly: the
-    answerability loader already warns about a model with no calibration file)."""
-    path = calibration_file(model, directory)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return HAND_SET
-    weights = data.get("ranking") if isinstance(data, dict) else None
-    if data.get("model") != model or not isinstance(weights, dict) or set(weights) - set(RANK_FEATURES):
+def ranking_of(calibration: Calibration | None) -> Ranking:
+    """The weights fitted with ``calibration`` (``make calibrate`` writes them into its file under
+    ``"ranking"``), else the hand-set ones: a model with no usable calibration file is already
+    warned about by ``load_calibration``."""
+    weights = calibration.info.get("ranking") if calibration is not None else None
+    if not isinstance(weights, dict) or set(weights) - set(RANK_FEATURES):
         return HAND_SET
     try:
         return Ranking({name: float(value) for name, value in weights.items()}, fitted=True)
     except (TypeError, ValueError):
-        logger.warning("unreadable ranking weights in %s: using the hand-set ones", path)
+        logger.warning("unreadable ranking weights for model %s: using the hand-set ones", calibration.model)
         return HAND_SET

@@ -12,7 +12,7 @@ from bot.calibration import Row as CalibrationRow
 from bot.core import answer_types
 from bot.core.answerability import CROSS_SCRIPT_FEATURES, FEATURES, Calibration, load_calibration
 from bot.core.embedding import E5_ID, MINILM_ID
-from bot.core.ranking import DENSE_SCALE, HAND_SET, RANK_FEATURES, load_ranking, sentence_values
+from bot.core.ranking import DENSE_SCALE, HAND_SET, RANK_FEATURES, Ranking, ranking_of, sentence_values
 
 
 def _values(dense: float, near: bool) -> dict[str, float]:
@@ -31,7 +31,7 @@ def _groups(count: int) -> list[Group]:
 
 def test_the_fitted_ranking_learns_what_puts_the_answer_first():
     groups = _groups(40)
-    dense_only = HAND_SET.__class__({"dense": 1.0})
+    dense_only = Ranking({"dense": 1.0})
     assert ranking_rates(groups, dense_only) == {"squad-train": 0.0, "squad-valid": 0.0}
     ranking = fit_ranking(groups)
     assert ranking.fitted and ranking.weights["dense"] == pytest.approx(DENSE_SCALE)
@@ -41,16 +41,18 @@ def test_the_fitted_ranking_learns_what_puts_the_answer_first():
 
 @pytest.mark.parametrize("model", [E5_ID, MINILM_ID])
 def test_each_shipped_model_has_fitted_ranking_weights(model):
-    ranking = load_ranking(model)
+    ranking = ranking_of(load_calibration(model))
     assert ranking.fitted and set(ranking.weights) <= set(RANK_FEATURES)
     assert ranking.weights["dense"] == pytest.approx(DENSE_SCALE)
 
 
 def test_a_model_without_weights_ranks_by_the_hand_set_ones(tmp_path):
-    assert load_ranking("a/model-never-calibrated", tmp_path) is HAND_SET
-    broken = tmp_path / "a_model.json"
-    broken.write_text(json.dumps({"model": "a/model", "ranking": {"no-such-feature": 1.0}}))
-    assert load_ranking("a/model", tmp_path) is HAND_SET
+    assert ranking_of(load_calibration("a/model-never-calibrated", tmp_path)) is HAND_SET
+    shipped = load_calibration(E5_ID)
+    assert shipped is not None
+    for weights in ({"no-such-feature": 1.0}, {"dense": "heavy"}, None):
+        broken = Calibration.from_json({**shipped.to_json(), "ranking": weights})
+        assert ranking_of(broken) is HAND_SET
 
 
 def test_a_question_and_sentence_in_different_scripts_are_judged_by_the_cross_script_model():
