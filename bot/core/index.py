@@ -41,7 +41,7 @@ import numpy as np
 
 from bot.core.chunking import Chunk, Sentence, chunk_documents
 from bot.core.embedding import SENTENCE_TRANSFORMERS, Embedder
-from bot.core.knowledge import Document, LoadError, LoadResult, load_documents
+from bot.core.knowledge import MAX_DOCUMENT_BYTES, Document, LoadError, LoadResult, load_documents
 from bot.core.lexical import VERSION as TOKENIZER_VERSION
 from bot.core.lexical import Lexicon, tokenize
 
@@ -405,7 +405,7 @@ def build_index(
     settings: IndexSettings,
     *,
     rebuild: bool = False,
-    max_document_bytes: int = 2_000_000,
+    max_document_bytes: int = MAX_DOCUMENT_BYTES,
     progress: bool = False,
 ) -> BuildReport:
     """Build a new version from ``knowledge_dir`` and make it live; the old one serves until then."""

@@ -32,6 +32,7 @@ METADATA_FIELDS = ("title", "language", "publisher", "author", "published", "url
 # What a field may show: a 10,000-character title would fill a screen in `sources` and every answer.
 MAX_FIELD_CHARS = {"url": 2000}
 DEFAULT_MAX_FIELD_CHARS = 200
+MAX_DOCUMENT_BYTES = 2_000_000  # larger documents are reported and skipped (setting max_document_bytes)
 _DEVANAGARI = regex.compile(r"\p{Devanagari}")
 _LETTER = regex.compile(r"\p{L}")
 
@@ -74,7 +75,7 @@ class DocumentError(ValueError):
     """Raised by ``parse_document`` with a reason a maintainer can act on."""
 
 
-def load_documents(directory: Path, max_bytes: int = 2_000_000) -> LoadResult:
+def load_documents(directory: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> LoadResult:
     """Load every document below ``directory``; broken files become ``LoadError``s, never exceptions.
 
     Nothing is logged above INFO here: the caller reports the errors once (``launchbot index``,

@@ -57,7 +57,7 @@ from bot.core.index import (
     compare_documents,
     version_order,
 )
-from bot.core.knowledge import Document, load_documents
+from bot.core.knowledge import MAX_DOCUMENT_BYTES, Document, load_documents
 from bot.core.lexical import Lexicon, tokenize_many
 
 logger = logging.getLogger(__name__)
@@ -291,7 +291,7 @@ class PostgresIndexStore:
         settings: IndexSettings,
         *,
         rebuild: bool = False,
-        max_document_bytes: int = 2_000_000,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
         progress: bool = False,
     ) -> BuildReport:
         """Build a new version from ``knowledge_dir`` and make it live in one transaction."""

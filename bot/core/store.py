@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.core.embedding import Embedder
 from bot.core.index import BuildReport, IndexSettings, KnowledgeIndex, build_index, current_version, load_index
+from bot.core.knowledge import MAX_DOCUMENT_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class FaissStore:
         settings: IndexSettings,
         *,
         rebuild: bool = False,
-        max_document_bytes: int = 2_000_000,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
         progress: bool = False,
     ) -> BuildReport:
         return build_index(
