@@ -279,6 +279,9 @@ class Features:
     cue: float  # holds the kind of answer asked for (1: the first kind, 0.5: a fallback kind)
     asks: float  # the sentence is itself a question, or the document's title: rarely an answer
     cue_around: float = 0.0  # a neighbour holds it
+    cross: bool = False  # in the other script than the question (``Query.crosses``)
+    pronoun: bool = False  # opens with a pronoun
+    antecedent: bool = False  # ... and is quoted with the sentence before it, which names the referent
 
 
 def _neighbours(index: KnowledgeIndex, sentence_id: int) -> list[int]:
@@ -306,6 +309,8 @@ def sentence_features(index: KnowledgeIndex, asked: Asked, candidates: list[_Can
     result = []
     for candidate, cosine, text, cross, overlap in zip(candidates, dense, texts, crosses, measured, strict=True):
         title = index.documents[index.sentences[candidate.sentence_id].doc_id].title
+        pronoun = opens_with_pronoun(text)
+        antecedent = pronoun and _antecedent(index, candidate.sentence_id) is not None
         cue = around = 0.0
         if asked.types:
             cue = answer_types.holds(text, asked.types, asked_terms)
@@ -313,7 +318,7 @@ def sentence_features(index: KnowledgeIndex, asked: Asked, candidates: list[_Can
             around = max(
                 (answer_types.holds(index.sentence_text(n), asked.types, asked_terms) for n in nearby), default=0.0
             )
-            if _antecedent(index, candidate.sentence_id) is not None:  # quoted together: "He" is named there
+            if antecedent:  # quoted together: "He" is named there
                 cue = max(
                     cue, answer_types.holds(index.sentence_text(candidate.sentence_id - 1), asked.types, asked_terms)
                 )
@@ -327,6 +332,9 @@ def sentence_features(index: KnowledgeIndex, asked: Asked, candidates: list[_Can
                 cue=cue,
                 asks=1.0 if text.rstrip("\"'”’) ").endswith("?") or text.strip() == title.strip() else 0.0,
                 cue_around=around,
+                cross=cross,
+                pronoun=pronoun,
+                antecedent=antecedent,
             )
         )
     return result
@@ -357,7 +365,6 @@ def rank_values(index: KnowledgeIndex, asked: Asked, candidate: _Candidate, spec
     """What the ranking reads of one scored candidate (``ranking.RANK_FEATURES``)."""
     f = candidate.features
     assert f is not None
-    text = index.sentence_text(candidate.sentence_id)
     return sentence_values(
         dense=asked.query.dense_weight * f.dense,
         overlap=specific * f.overlap,
@@ -366,10 +373,10 @@ def rank_values(index: KnowledgeIndex, asked: Asked, candidate: _Candidate, spec
         cue_around=f.cue_around,
         typed=bool(asked.types),
         asks=f.asks,
-        pronoun=1.0 if opens_with_pronoun(text) else 0.0,
-        antecedent=1.0 if _antecedent(index, candidate.sentence_id) is not None else 0.0,
-        length=float(len(text)),
-        cross=1.0 if asked.query.crosses(text) else 0.0,
+        pronoun=float(f.pronoun),
+        antecedent=float(f.antecedent),
+        length=float(len(index.sentence_text(candidate.sentence_id))),
+        cross=float(f.cross),
     )
 
 
