@@ -17,6 +17,7 @@ import atexit
 import contextlib
 import logging
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -73,7 +74,11 @@ def _run_as(user: str | None, args: list[str], **kwargs) -> subprocess.Completed
 
 def _find_useradd() -> None:
     """pgserver creates its system user with a bare ``useradd``: put the sbin folders on PATH when a
-    minimal environment (``env -i``, a CI runner) left them out, and say so when it is not there."""
+    minimal environment (``env -i``, a CI runner) left them out, and say so when it is not there.
+    Nothing is needed once the user exists."""
+    with contextlib.suppress(KeyError):
+        pwd.getpwnam(PG_SYSTEM_USER)
+        return
     if shutil.which("useradd") is None:
         os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), *SBIN])
     if shutil.which("useradd") is None:
