@@ -57,7 +57,9 @@ class ChatSettings(BaseModel):
 
     database: Path = Path("data/launchbot.sqlite3")
     user_cooldown_seconds: float = Field(10.0, ge=0, le=86_400)
-    questions_per_minute: int = Field(20, ge=0)  # per Discord server / Telegram group; 0: no limit
+    # Per Discord server / Telegram group (0: no limit). Below Telegram's 20 messages a minute into a
+    # group, leaving room for answers in two pieces, command replies and notices (README: Telegram).
+    questions_per_minute: int = Field(15, ge=0)
     log_question_text: bool = False
     conversation_turns: int = Field(6, ge=0, le=1000)  # earlier turns a conversation remembers
     conversation_minutes: float = Field(30.0, gt=0)  # forgotten this long after its last turn
@@ -106,7 +108,10 @@ class TelegramSettings(BaseModel):
 
     base_url: str = "https://api.telegram.org/bot"  # a self-hosted Bot API server's URL + "/bot"
     maintainers: list[int] = Field(default_factory=list)  # Telegram user ids allowed to /reindex
-    admin_cache_seconds: float = Field(60.0, ge=0)  # how long a getChatMember answer is trusted
+    # How long a getChatMember answer saying "admin" is trusted; a refusal is always asked again.
+    admin_cache_seconds: float = Field(10.0, ge=0, le=10)
+    # Telegram's own limit on messages a bot sends into one group; the send queue keeps within it.
+    group_messages_per_minute: int = Field(20, ge=1)
     webhook_url: str | None = None  # set: receive updates by webhook at this public HTTPS URL
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(8443, ge=1, le=65535)

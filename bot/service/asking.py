@@ -2,7 +2,10 @@
 
 Before anything reaches the engine, cheap in-memory checks run on the event loop: is the bot
 enabled here, is the question acceptable (empty, too long: the cap is stated), and is the member or
-the community over its rate (the refusal says which, and when to retry). The answer is computed in
+the community over its rate (the refusal says which, and when to retry). A refusal is told once per
+window (``Refusal.notify``): a member flooding the bot during a cooldown hears once, a group over its
+quota hears once until a place frees, and what follows is dropped quietly and counted
+(``held_back``, shown in each front end's stats) instead of answered with a stream of notices. The answer is computed in
 a worker thread (at most ``answer_workers`` at once, so the event loop is never starved), stored
 with its sources as not yet delivered, and handed back render-neutral: each front end lays it out
 its own way, sends it, and only then calls ``delivered``, so a reply the platform rejected is never
@@ -21,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections import Counter, deque
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from bot.core.answer import Answer
@@ -30,11 +33,30 @@ from bot.core.conversation import Turn, turn_of
 from bot.core.engine import Engine
 from bot.core.question import clean_question
 from bot.service.conversations import Conversations, ConversationStore
-from bot.service.limits import RateLimiter
+from bot.service.limits import BUSY, COOLDOWN, RateLimiter
 from bot.service.storage import Origin, Storage
 from bot.service.text import sentence, stored_sources
 
 logger = logging.getLogger(__name__)
+
+PROBLEM, NOT_ENABLED = "problem", "not enabled"
+NOTICE_SECONDS = 10.0  # the shortest window in which a member is told a refusal once
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a message will not be answered (``reason``: ``PROBLEM``, ``NOT_ENABLED``, ``COOLDOWN`` or
+    ``BUSY``; ``text``: full sentences). ``notify``: the first refusal of its kind in its window,
+    to be told; when False, whoever it concerns was told already, so the message is dropped
+    quietly. ``seconds``: how long the window lasts; a notice not sent by then is stale."""
+
+    reason: str
+    text: str
+    notify: bool
+    seconds: float
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -70,6 +92,8 @@ class Asking:
         self.limiter = limiter
         self.log_question_text = log_question_text
         self.latencies: deque[float] = deque(maxlen=2000)
+        # Messages dropped quietly since the start: (platform, community, reason) -> count.
+        self.held_back: Counter[tuple[str, str | None, str]] = Counter()
         # Worker threads beyond the CPU count add no throughput but contend for the GIL with the loop.
         self.slots = asyncio.Semaphore(answer_workers)
 
@@ -79,17 +103,41 @@ class Asking:
 
     def refusal(
         self, question: str, origin: Origin, *, enabled: bool = True, not_enabled: str = "", hint: str = ""
-    ) -> str | None:
-        """Why this question will not be answered (full sentences), or None, in which case it counts
-        against the limits. In memory only: it runs on the event loop."""
+    ) -> Refusal | None:
+        """Why this question will not be answered, or None, in which case it counts against the
+        limits. In memory only (or one Redis round trip): it runs on the event loop."""
+        member = (origin.platform, origin.user_id)
+        notice_seconds = max(self.limiter.user_cooldown, NOTICE_SECONDS)
         if not enabled:
-            return not_enabled
+            return self._refused(NOT_ENABLED, not_enabled, origin, (*member, origin.chat_id), notice_seconds)
         clean = clean_question(question, self.max_question_chars)
         if clean.problem is not None:
-            return " ".join(filter(None, (sentence(clean.problem), hint)))
+            text = " ".join(filter(None, (sentence(clean.problem), hint)))
+            return self._refused(PROBLEM, text, origin, member, notice_seconds)
         community = (origin.platform, origin.community_id or origin.chat_id)  # a private chat is its own
-        wait = self.limiter.check(community, (origin.platform, origin.user_id))
-        return wait.message() if wait is not None else None
+        wait = self.limiter.check(community, member)
+        if wait is None:
+            return None
+        about = member if wait.reason == COOLDOWN else community
+        return self._refused(wait.reason, wait.message(), origin, about, wait.seconds)
+
+    def _refused(self, reason: str, text: str, origin: Origin, about: tuple, seconds: float) -> Refusal:
+        """The refusal, told only if it is the first about ``about`` in ``seconds``; else counted."""
+        notify = self.limiter.first_notice((reason.replace(" ", "_"), *about), seconds)
+        where = f"{origin.platform} {origin.community_id or 'private chat'}"
+        if notify:
+            scope = "the group" if reason == BUSY else "the member"
+            logger.info(
+                "%s: refused (%s); %s is told once, then dropped quietly for %.0f s", where, reason, scope, seconds
+            )
+        else:
+            self.held_back[(origin.platform, origin.community_id, reason)] += 1
+            logger.debug("%s: dropped quietly (%s)", where, reason)
+        return Refusal(reason, text, notify, seconds)
+
+    def held_back_in(self, platform: str, community: Hashable | None) -> Counter[str]:
+        """Messages dropped quietly in one community (None: private chats) since the start, by reason."""
+        return Counter({reason: n for (p, c, reason), n in self.held_back.items() if p == platform and c == community})
 
     async def answer(self, question: str, origin: Origin, *, conversation: str | None = None) -> Asked:
         """Answer in a worker thread and store it (also off the loop), not yet delivered.

@@ -1,8 +1,12 @@
-"""Per-user cooldown and per-community (server or group) rate limit, shared by every way to ask.
+"""Per-user cooldown and per-community (server or group) rate limit, shared by every way to ask, and
+who has been told so.
 
 In memory on purpose: it is checked before every question on the event loop, so it must cost
 microseconds, and forgetting it on restart is harmless. The clock is injectable so tests can move
 time instead of sleeping.
+
+A refusal is told once per window (``first_notice``): a member who floods the bot during a 10 s
+cooldown hears about it once, not a hundred times, and a busy group hears once until a place frees.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class RateLimiter:
         self.clock = clock
         self._last_by_user: dict[Hashable, float] = {}
         self._recent_by_guild: dict[Hashable, deque[float]] = {}
+        self._told_until: dict[Hashable, float] = {}
 
     def check(self, community: Hashable, user: Hashable) -> Wait | None:
         """None if the question may go ahead (and count it); otherwise why and how long to wait."""
@@ -65,6 +70,17 @@ class RateLimiter:
         """0 if the question may go ahead (and count it); otherwise the seconds until it may."""
         wait = self.check(community, user)
         return 0.0 if wait is None else wait.seconds
+
+    def first_notice(self, key: Hashable, seconds: float) -> bool:
+        """True if no notice about ``key`` was given in the last ``seconds`` (and remember this one):
+        whoever is refused is told once per window, then dropped quietly."""
+        now = self.clock()
+        if self._told_until.get(key, -math.inf) > now:
+            return False
+        self._told_until[key] = now + seconds
+        if len(self._told_until) > 10_000:
+            self._told_until = {k: until for k, until in self._told_until.items() if until > now}
+        return True
 
     def _forget_old(self, now: float) -> None:
         """Keep memory bounded on busy servers: cooled-down users need no entry."""

@@ -5,6 +5,8 @@ the question may go ahead (and counts it), else a ``Wait`` (why, and for how man
 script does the whole check atomically on the server, so the limits are exact however many processes ask at once: the
 user's cooldown is a key that expires, the server's window a sorted set of request times trimmed to
 the last minute. Time comes from Redis ``TIME``, not the callers' clocks, which may disagree.
+Who has been told of a refusal is a key set only if absent (``SET NX PX``), so a member flooding
+several processes at once still hears once per window.
 
 Without a Redis URL the bot keeps the per-process ``RateLimiter`` (``rate_limiter`` picks). While
 Redis is unreachable, each process falls back to its own in-memory limits and says so once: the bot
@@ -98,6 +100,16 @@ class RedisRateLimiter:
             return None
         reason, seconds = reply.decode().split()
         return Wait(reason, max(float(seconds), 0.0))
+
+    def first_notice(self, key: Hashable, seconds: float) -> bool:
+        """True if no process gave a notice about ``key`` in the last ``seconds`` (and remember this one)."""
+        if self._degraded and time.monotonic() < self._retry_at:
+            return self._fallback.first_notice(key, seconds)
+        try:
+            told = self._redis.set(f"{self.namespace}:notice:{_key(key)}", 1, px=max(1, round(seconds * 1000)), nx=True)
+        except redis.RedisError:
+            return self._fallback.first_notice(key, seconds)  # check() says when Redis is back
+        return bool(told)
 
     def acquire(self, community: Hashable, user: Hashable) -> float:
         """0 if the question may go ahead (and count it); otherwise the seconds until it may."""

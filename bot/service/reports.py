@@ -9,7 +9,7 @@ import io
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from bot.service.storage import Gap
@@ -27,6 +27,14 @@ def since(days: float, now: float | None = None) -> float:
 
 def date_text(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def held_back_text(counts: Mapping[str, int]) -> str:
+    """Messages the limits dropped quietly, e.g. "12 (cooldown 10 · busy 2)"; "" when none."""
+    total = sum(counts.values())
+    if not total:
+        return ""
+    return f"{total} (" + " · ".join(f"{reason} {n}" for reason, n in sorted(counts.items())) + ")"
 
 
 def csv_cell(text: str) -> str:

@@ -2,7 +2,10 @@
 ``launchbot telegram`` (or beside Discord by ``launchbot serve``).
 
 Every Bot API call goes through the ``rate-limiter`` extra's ``AIORateLimiter``, which keeps within
-Telegram's flood limits and honours ``RetryAfter`` (waits as long as Telegram asks, then retries).
+Telegram's 30 messages a second overall and honours ``RetryAfter`` (waits as long as Telegram asks,
+then retries). Its per-group limit is off: the handlers' send queue (``bot.service.outbox``) keeps
+Telegram's 20 messages a minute into a group itself, sending answers before notices, which a
+first-come-first-served limiter cannot.
 Every message is HTML with link previews off. Updates arrive by long polling, or by webhook when
 ``telegram.webhook_url`` is set (its secret token, ``TELEGRAM_WEBHOOK_SECRET``, is required and
 checked on every update). ``telegram.base_url`` points at a self-hosted Bot API server if you run
@@ -81,7 +84,7 @@ def build_application(
         .token(secret)
         .base_url(services.settings.telegram.base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .rate_limiter(AIORateLimiter(max_retries=RETRIES))
+        .rate_limiter(AIORateLimiter(group_max_rate=0, max_retries=RETRIES))  # groups: the send queue
         .concurrent_updates(True)  # one member's question does not wait for another's
     )
     if request is not None:

@@ -1,14 +1,23 @@
 """What the Telegram bot does with each update: questions, commands, inline queries and buttons.
 
 Private chat: any text is a question. Groups: ``/ask``, a message that mentions the bot, or a reply
-to one of its messages; everything else is ignored, and nothing is answered until a group admin
-runs ``/enable``. The asking flow (refusals, limits, answering off the event loop, storage) is the
-service's; here is only where a question came from and how its answer is sent: HTML, split at
-sentence ends, the keyboard under the last piece, in the forum topic it was asked in. An answer
-counts as delivered once Telegram accepted every piece.
+to one of its messages that reads as a question (``bot.service.addressing``, the rule Discord
+shares); everything else is ignored, and nothing is answered until a group admin runs ``/enable``.
+Mentions of anyone are removed from the question. The asking flow (refusals, limits, answering off
+the event loop, storage) is the service's; here is only where a question came from and how its
+answer is sent: HTML, split at sentence ends, the keyboard under the last piece, in the forum topic
+it was asked in, with "typing…" shown while it is made. An answer counts as delivered once Telegram
+accepted every piece.
 
-Admin commands are checked in code on every call: ``getChatMember`` (remembered for
-``telegram.admin_cache_seconds``) for group admins, the configured user ids for maintainers.
+Every message goes through one send queue per chat (``bot.service.outbox``): answers first, then
+command replies, then notices, within Telegram's 20 messages a minute into a group. A refusal is
+told once per window; in a group a member's cooldown is told with a 👀 reaction (no message, so
+no place in the group's budget), the rest with one short reply. A member who blocked the bot, or a
+group that removed it, is logged in one INFO line and sent nothing.
+
+Admin commands are checked in code on every call: ``getChatMember`` for group admins (a "yes" is
+remembered for ``telegram.admin_cache_seconds``, at most 10 s; a "no" is asked again every time),
+the configured user ids for maintainers.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from functools import partial
 
 from telegram import (
     ChatMember,
@@ -30,7 +40,8 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
+from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode, ReactionEmoji
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -43,8 +54,10 @@ from telegram.ext import (
 
 from bot.core.index import IndexBusy
 from bot.core.question import clean_question
-from bot.service.asking import Asked
-from bot.service.reports import date_text, gaps_csv, since
+from bot.service.addressing import is_question, without_mentions
+from bot.service.asking import COOLDOWN, Asked, Refusal
+from bot.service.outbox import ANSWER, NOTICE, REPLY, Outbox, Place
+from bot.service.reports import date_text, gaps_csv, held_back_text, since
 from bot.service.runtime import Services
 from bot.service.storage import DOWN, UP, ChatConfig, Origin
 from bot.service.text import cut
@@ -73,8 +86,12 @@ MEMBER_HELP = (
     "<b>Asking</b>\n"
     "In a private chat with me, just send your question. In a group: /ask followed by your question, "
     "mention me with it, or reply to one of my answers.\n"
+    "A reply to one of my answers is a question when it reads as one (ends with ? or starts with a "
+    "question word); “thanks!” needs no answer.\n"
     "/sources lists the articles I answer from.\n"
     "Under each answer: 📄 Sources (the full passages, here in private) and 👍/👎.\n"
+    "One question each per {cooldown} s: in a group, 👀 on your message means you asked a moment ago; "
+    "ask again shortly.\n"
     "In any chat, type @{username} and a question to share an answer."
 )
 ADMIN_HELP = (
@@ -86,6 +103,7 @@ ADMIN_HELP = (
 MAINTAINER_HELP = "<b>Maintainers</b>\n/reindex [rebuild]: re-read the knowledge folder and swap the new index in."
 
 NOT_ENABLED = "I'm not enabled in this group yet. A group admin can turn me on with /enable."
+DISABLED = "I'm not enabled in this group. A group admin can turn me on again with /enable."
 ASK_HINT = "Write your question after /ask, like this: /ask When did Progress MS-10 launch?"
 MENTION_HINT = "Mention me with your question, or use /ask."
 NOT_ADMIN = "Only this group's admins can use this command."
@@ -95,7 +113,11 @@ GONE = "I can't find that answer any more, sorry."
 APOLOGY = "Sorry — something went wrong on my side. It has been logged; please try again in a moment."
 BUSY = "A reindex is already running; try again when it finishes."
 NO_ANSWER_TITLE = "No answer in the articles"
+UNKNOWN_BUTTON = "This button no longer works. Ask again for fresh buttons."
 DAYS_LIMIT = 3650
+SEEN = ReactionEmoji.EYES  # a member's cooldown, told in a group without a message
+ADMIN_CACHE_LIMIT = 10.0  # seconds: a demoted admin keeps their commands no longer than this
+TYPING_SECONDS = 4.0  # Telegram shows "typing…" for 5 s; one action per chat per this long
 
 
 def origin(message: Message) -> Origin:
@@ -112,24 +134,45 @@ def origin(message: Message) -> Origin:
     )
 
 
-def addressed(message: Message, bot_id: int, bot_username: str | None) -> str | None:
-    """The question in a group message addressed to the bot (a mention of it, or a reply to one of
-    its messages), without the mention; None when the message is not for the bot."""
+def mention_spans(message: Message, *, command: bool = False) -> list[tuple[int, int]]:
+    """Where ``message.text`` names someone (@username and text_mention entities) and, with
+    ``command``, its leading /command: character ranges (Telegram counts in UTF-16 code units)."""
+    kinds = {MessageEntityType.MENTION, MessageEntityType.TEXT_MENTION}
+    if command:
+        kinds.add(MessageEntityType.BOT_COMMAND)
     text = message.text or ""
+    units = text.encode("utf-16-le")
+    spans = []
+    for entity in message.entities:
+        if entity.type in kinds and (entity.type != MessageEntityType.BOT_COMMAND or entity.offset == 0):
+            start = len(units[: entity.offset * 2].decode("utf-16-le"))
+            end = start + len(units[entity.offset * 2 : (entity.offset + entity.length) * 2].decode("utf-16-le"))
+            spans.append((start, end))
+    return spans
+
+
+def question_in(message: Message, *, command: bool = False) -> str:
+    """The text of a message without anyone's mention (and, with ``command``, without /ask)."""
+    return without_mentions(message.text or "", mention_spans(message, command=command))
+
+
+def addressed(message: Message, bot_id: int, bot_username: str | None) -> str | None:
+    """The question in a group message for the bot, without mentions; None when the message is not
+    for the bot: it neither mentions the bot nor replies to it reading as a question ("thanks!")."""
     mentioned = False
     for entity, value in message.parse_entities([MessageEntityType.MENTION, MessageEntityType.TEXT_MENTION]).items():
         by_name = entity.type == MessageEntityType.MENTION and bot_username
         if (by_name and value.lower() == f"@{bot_username.lower()}") or (entity.user and entity.user.id == bot_id):
-            text = text.replace(value, " ")
             mentioned = True
     replied = message.reply_to_message
-    if mentioned or (replied is not None and replied.from_user is not None and replied.from_user.id == bot_id):
-        return " ".join(text.split())
-    return None
+    to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
+    question = question_in(message)
+    return question if is_question(question, mentions_bot=mentioned, replies_to_bot=to_bot) else None
 
 
 class TelegramBot:
-    """The handlers and the little state they keep: the groups' allow-list and recent admin checks."""
+    """The handlers and the little state they keep: the groups' allow-list, recent admin checks,
+    when each chat last saw "typing…", and the send queue."""
 
     def __init__(self, services: Services, clock: Callable[[], float] = time.monotonic) -> None:
         self.services = services
@@ -139,7 +182,10 @@ class TelegramBot:
         self.chats: dict[str, ChatConfig] = {}
         self.clock = clock
         self._chats_loaded = -math.inf
-        self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
+        self._admins: dict[tuple[int, int], float] = {}  # (chat, user) -> until when "admin" is trusted
+        self._typing: dict[int, float] = {}
+        group_budget = self.settings.group_messages_per_minute
+        self.outbox = Outbox(lambda chat_id: group_budget if chat_id < 0 else None)
 
     def register(self, application: Application) -> None:
         new = filters.UpdateType.MESSAGE  # edits of old messages are not new questions
@@ -157,6 +203,7 @@ class TelegramBot:
         for name, callback in commands.items():
             application.add_handler(CommandHandler(name, callback, filters=new))
         application.add_handler(CallbackQueryHandler(self.vote, pattern=r"^vote:\d+:(up|down)$"))
+        application.add_handler(CallbackQueryHandler(self.unknown_button))  # from an older version of the bot
         application.add_handler(InlineQueryHandler(self.inline))
         text = new & filters.TEXT & ~filters.COMMAND
         application.add_handler(MessageHandler(text & filters.ChatType.PRIVATE, self.private_text))
@@ -178,10 +225,60 @@ class TelegramBot:
         config = self.chats.get(str(message.chat.id))
         return config is not None and config.enabled
 
+    def not_enabled(self, message: Message) -> str:
+        """Why the bot is silent in this group: never enabled ("yet"), or disabled by an admin."""
+        return NOT_ENABLED if str(message.chat.id) not in self.chats else DISABLED
+
+    # ------------------------------------------------------------------ sending
+
+    async def reply(
+        self, message: Message, text: str, *, priority: int = REPLY, expires_in: float | None = None, **kwargs
+    ) -> Message | None:
+        """A reply through the chat's send queue (None: a notice that went stale unsent)."""
+        sent = await self.outbox.post(
+            message.chat_id, [partial(message.reply_text, text, **kwargs)], priority=priority, expires_in=expires_in
+        )
+        return sent[0] if sent else None
+
+    async def notify(self, message: Message, refusal: Refusal) -> None:
+        """Tell a refusal once per window; what follows in the window is dropped quietly (counted by
+        the service). In a group a member's cooldown is a 👀 reaction; everything else a short reply."""
+        if not refusal.notify:
+            return
+        if refusal.reason == COOLDOWN and message.chat.type in GROUPS:
+            try:
+                await self.outbox.post(
+                    message.chat_id,
+                    [partial(message.set_reaction, SEEN)],
+                    priority=NOTICE,
+                    counted=False,
+                    expires_in=refusal.seconds,
+                )
+            except BadRequest as error:  # the group allows only some reactions, or none
+                logger.info("telegram chat %s: could not react to a message on cooldown (%s)", message.chat_id, error)
+            return
+        await self.reply(message, plain(refusal.text), priority=NOTICE, expires_in=refusal.seconds)
+
+    async def typing(self, message: Message) -> None:
+        """Show "typing…" while an answer is made, at most once per chat every few seconds (a burst of
+        questions in a group needs one). Only a member who blocked the bot stops the question here."""
+        now = self.clock()
+        if self._typing.get(message.chat_id, -math.inf) > now:
+            return
+        self._typing[message.chat_id] = now + TYPING_SECONDS
+        if len(self._typing) > 10_000:
+            self._typing = {chat: until for chat, until in self._typing.items() if until > now}
+        try:
+            await message.reply_chat_action(ChatAction.TYPING)
+        except Forbidden:
+            raise
+        except TelegramError as error:
+            logger.debug("telegram chat %s: no typing action (%s)", message.chat_id, error)
+
     # ------------------------------------------------------------------ asking
 
     async def private_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._ask(update.effective_message, update.effective_message.text or "", context)
+        await self._ask(update.effective_message, question_in(update.effective_message), context)
 
     async def group_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -192,7 +289,7 @@ class TelegramBot:
 
     async def ask(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        await self._ask(message, " ".join(context.args or ()), context, hint=ASK_HINT, check_enabled=True)
+        await self._ask(message, question_in(message, command=True), context, hint=ASK_HINT, check_enabled=True)
 
     async def _ask(
         self,
@@ -205,14 +302,18 @@ class TelegramBot:
     ) -> None:
         where = origin(message)
         enabled = not check_enabled or await self.enabled(message)
-        refusal = self.asking.refusal(question, where, enabled=enabled, not_enabled=NOT_ENABLED, hint=hint)
+        not_enabled = self.not_enabled(message)
+        refusal = self.asking.refusal(question, where, enabled=enabled, not_enabled=not_enabled, hint=hint)
         if refusal is not None:
-            await message.reply_text(plain(refusal))
+            await self.notify(message, refusal)
             return
-        # No "typing…" action: an answer takes milliseconds, and every Bot API call counts against
-        # Telegram's ~30 messages a second that the rate limiter keeps to.
-        asked = await self.asking.answer(question, where, conversation=await self.conversation_of(message))
-        sent = await self._send(message, asked, context.bot.username)
+        place = self.outbox.hold(message.chat_id)  # from now on, no notice takes this answer's place
+        try:
+            await self.typing(message)
+            asked = await self.asking.answer(question, where, conversation=await self.conversation_of(message))
+            sent = await self._send(message, asked, context.bot.username, place)
+        finally:
+            place.release()
         await self.asking.delivered(
             asked, conversation=_message_key(message), message_ids=[_message_key(piece) for piece in sent]
         )
@@ -224,18 +325,19 @@ class TelegramBot:
             return None
         return await self.asking.replied_to(PLATFORM, _message_key(replied))
 
-    async def _send(self, message: Message, asked: Asked, bot_username: str | None) -> list[Message]:
-        """Every piece of the answer, the first quoting the question, the keyboard under the last."""
+    async def _send(self, message: Message, asked: Asked, bot_username: str | None, place: Place) -> list[Message]:
+        """Every piece of the answer, the first quoting the question, the keyboard under the last
+        (no votes under a decline: it is on the unanswered list already); first in the chat's queue."""
         pieces = answer_messages(asked.answer)
-        markup = keyboard(asked.question_id, bot_username, with_sources=asked.has_sources)
-        sent = []
-        for number, piece in enumerate(pieces, start=1):
-            sent.append(
-                await message.reply_text(
-                    piece, do_quote=number == 1, reply_markup=markup if number == len(pieces) else None
-                )
-            )
-        return sent
+        markup = keyboard(
+            asked.question_id, bot_username, with_sources=asked.has_sources, with_votes=asked.answer.answered
+        )
+        last = len(pieces)
+        sends = [
+            partial(message.reply_text, piece, do_quote=number == 1, reply_markup=markup if number == last else None)
+            for number, piece in enumerate(pieces, start=1)
+        ]
+        return await self.outbox.post(message.chat_id, sends, priority=ANSWER, place=place)
 
     # ------------------------------------------------------------------ members' commands
 
@@ -247,19 +349,25 @@ class TelegramBot:
         await self.help(update, context)
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        parts = [escape(WELCOME), MEMBER_HELP.format(username=context.bot.username), ADMIN_HELP]
+        parts = [
+            escape(WELCOME),
+            MEMBER_HELP.format(
+                username=context.bot.username, cooldown=f"{self.services.settings.chat.user_cooldown_seconds:g}"
+            ),
+            ADMIN_HELP,
+        ]
         user = update.effective_user
         if user is not None and user.id in self.settings.maintainers:
             parts.append(MAINTAINER_HELP)
-        await update.effective_message.reply_text("\n\n".join(parts))
+        await self.reply(update.effective_message, "\n\n".join(parts))
 
     async def _show_sources(self, message: Message, question_id: int) -> None:
         stored = await asyncio.to_thread(self.storage.get_answer, question_id)
         if stored is None:
-            await message.reply_text(plain(GONE))
+            await self.reply(message, plain(GONE))
             return
-        for piece in sources_messages(stored.sources):
-            await message.reply_text(piece)
+        for piece in sources_messages(stored.question, stored.sources, answered=stored.answered):
+            await self.reply(message, piece)
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         manifest = self.services.engine.index.manifest
@@ -268,7 +376,7 @@ class TelegramBot:
         lines += [f"• {escape(cut(meta['title'], 200))} ({meta['chunks']} passages)" for meta in documents[:20]]
         if len(documents) > 20:
             lines.append(f"…and {len(documents) - 20} more")
-        await update.effective_message.reply_text("\n".join(lines))
+        await self.reply(update.effective_message, "\n".join(lines))
 
     # ------------------------------------------------------------------ buttons and inline mode
 
@@ -279,6 +387,12 @@ class TelegramBot:
         stored = await asyncio.to_thread(self.storage.vote, int(question_id), str(query.from_user.id), vote)
         emoji = "👍" if vote == UP else "👎"
         await query.answer(f"Thanks — your {emoji} is recorded (tap the other one to change it)." if stored else GONE)
+
+    async def unknown_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button this version does not know (sent by an older one): stop its spinner, say so."""
+        query = update.callback_query
+        logger.info("telegram: a button with unknown data (%d bytes) was pressed", len(query.data or ""))
+        await query.answer(UNKNOWN_BUTTON)
 
     async def inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``@bot question`` in any chat: the quoted answer, offered to share. Not stored: inline
@@ -310,8 +424,8 @@ class TelegramBot:
     # ------------------------------------------------------------------ admins
 
     async def is_admin(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
-        """A group admin (getChatMember, remembered briefly), an anonymous admin posting as the
-        group, or a maintainer."""
+        """A group admin (getChatMember; a "yes" is remembered for at most 10 s, a "no" never), an
+        anonymous admin posting as the group, or a maintainer."""
         user = message.from_user
         if message.sender_chat is not None and message.sender_chat.id == message.chat.id:
             return True
@@ -320,23 +434,24 @@ class TelegramBot:
         if user.id in self.settings.maintainers:
             return True
         key, now = (message.chat.id, user.id), self.clock()
-        cached = self._admins.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        if self._admins.get(key, -math.inf) > now:
+            return True
         member = await context.bot.get_chat_member(message.chat.id, user.id)
-        admin = member.status in ADMIN_STATUSES
-        self._admins[key] = (now + self.settings.admin_cache_seconds, admin)
+        if member.status not in ADMIN_STATUSES:
+            self._admins.pop(key, None)
+            return False  # not remembered: a member made admin a moment ago is let in at once
+        self._admins[key] = now + min(self.settings.admin_cache_seconds, ADMIN_CACHE_LIMIT)
         if len(self._admins) > 10_000:
-            self._admins = {k: v for k, v in self._admins.items() if v[0] > now}
-        return admin
+            self._admins = {k: until for k, until in self._admins.items() if until > now}
+        return True
 
     async def _admin_in_group(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
         """True to go ahead; otherwise the member has been told why not."""
         if message.chat.type not in GROUPS:
-            await message.reply_text(plain(GROUP_ONLY))
+            await self.reply(message, plain(GROUP_ONLY))
             return False
         if not await self.is_admin(message, context):
-            await message.reply_text(plain(NOT_ADMIN))
+            await self.reply(message, plain(NOT_ADMIN))
             return False
         return True
 
@@ -353,10 +468,11 @@ class TelegramBot:
         config = await asyncio.to_thread(self.storage.set_chat, PLATFORM, chat_id, chat_id, enabled=enabled)
         self.chats[chat_id] = config
         logger.info("telegram chat %s %s", chat_id, "enabled" if enabled else "disabled")
-        await message.reply_text(
+        await self.reply(
+            message,
             "Enabled: members can ask with /ask, by mentioning me, or by replying to my answers."
             if enabled
-            else "Disabled: I won't answer in this group until an admin runs /enable."
+            else "Disabled: I won't answer in this group until an admin runs /enable.",
         )
 
     async def _report_scope(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> str | bool | None:
@@ -367,14 +483,14 @@ class TelegramBot:
         user = message.from_user
         if user is not None and user.id in self.settings.maintainers:
             return None
-        await message.reply_text(plain(GROUP_ONLY))
+        await self.reply(message, plain(GROUP_ONLY))
         return False
 
     async def _report_request(
         self, message: Message, context: ContextTypes.DEFAULT_TYPE, default_days: int
     ) -> tuple[int, str | None] | None:
         """(days, community) of a report the member may see, or None once told why not."""
-        days = await _days(message, context.args, default_days)
+        days = await self._days(message, context.args, default_days)
         scope = await self._report_scope(message, context) if days else False
         return None if scope is False else (days, scope)
 
@@ -387,10 +503,13 @@ class TelegramBot:
         stats = await asyncio.to_thread(self.storage.stats, PLATFORM, scope, since(days))
         top = "\n".join(f"{n}× {escape(cut(question, 150))}" for question, n in stats.top) or "—"
         where = "this group" if scope else "private chats"
-        await message.reply_text(
+        held_back = held_back_text(self.asking.held_back_in(PLATFORM, scope))
+        dropped = f"Dropped quietly since the bot started (one notice each window): {held_back}\n" if held_back else ""
+        await self.reply(
+            message,
             f"<b>Last {days} day(s) in {where}</b>\n"
             f"Asked {stats.asked} · answered {stats.answered} · declined {stats.declined}\n"
-            f"Feedback: 👍 {stats.up} · 👎 {stats.down}\n\n<b>Top questions</b>\n{top}"
+            f"Feedback: 👍 {stats.up} · 👎 {stats.down}\n{dropped}\n<b>Top questions</b>\n{top}",
         )
 
     async def unanswered(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -401,21 +520,22 @@ class TelegramBot:
         days, scope = request
         gaps = await asyncio.to_thread(self.storage.gaps, PLATFORM, scope, since(days))
         if not gaps:
-            await message.reply_text(f"Nothing unanswered or voted down in the last {days} day(s).")
+            await self.reply(message, f"Nothing unanswered or voted down in the last {days} day(s).")
             return
         lines = [
             f"{date_text(g.created)} {'👎' if g.answered else '∅'} {escape(cut(g.question, 150))}" for g in gaps[:10]
         ]
         caption = f"<b>{len(gaps)} question(s) the articles did not serve ({days} days)</b>\n" + "\n".join(lines)
-        await message.reply_document(
-            InputFile(io.BytesIO(gaps_csv(gaps)), filename="unanswered.csv"), caption=cut(caption, 1000)
+        document = InputFile(io.BytesIO(gaps_csv(gaps)), filename="unanswered.csv")
+        await self.outbox.post(
+            message.chat_id, [partial(message.reply_document, document, caption=cut(caption, 1000))], priority=REPLY
         )
 
     async def reindex(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         user = message.from_user
         if user is None or user.id not in self.settings.maintainers:
-            await message.reply_text(plain(NOT_MAINTAINER))
+            await self.reply(message, plain(NOT_MAINTAINER))
             return
         rebuild = bool(context.args) and context.args[0].lower() in {"rebuild", "full", "true"}
         logger.info("telegram reindex requested (rebuild=%s) by user %s", rebuild, user.id)
@@ -423,28 +543,42 @@ class TelegramBot:
         try:
             report = await asyncio.to_thread(self.services.engine.reindex, rebuild)
         except IndexBusy:
-            await message.reply_text(plain(BUSY))
+            await self.reply(message, plain(BUSY))
             return
         except Exception as error:
             logger.error("reindex failed; the previous index keeps serving", exc_info=error)
             reason = f"{type(error).__name__}: {error}"
-            await message.reply_text(
-                plain(f"The reindex failed — {reason}. The previous index is still answering questions.")
+            await self.reply(
+                message, plain(f"The reindex failed — {reason}. The previous index is still answering questions.")
             )
             return
         skipped = f"\nSkipped: {len(report.errors)}" if report.errors else ""
-        await message.reply_text(plain(f"Reindexed: {report.summary()}") + skipped)
+        await self.reply(message, plain(f"Reindexed: {report.summary()}") + skipped)
+
+    async def _days(self, message: Message, args: list[str] | None, default: int) -> int:
+        """The optional [days] argument, or 0 after telling the member what is wrong with it."""
+        if not args:
+            return default
+        if args[0].isdigit() and 1 <= int(args[0]) <= DAYS_LIMIT:
+            return int(args[0])
+        await self.reply(message, plain(f"The number of days must be a whole number from 1 to {DAYS_LIMIT:,}."))
+        return 0
 
     # ------------------------------------------------------------------ errors
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Log the traceback and tell the member briefly; never raise (the bot outlives any error)."""
-        logger.error("handling a Telegram update failed", exc_info=context.error)
+        """Log the traceback and tell the member briefly; never raise (the bot outlives any error). A
+        member who blocked the bot (or a group that removed it) is one INFO line: nothing can be sent."""
         message = update.effective_message if isinstance(update, Update) else None
+        if isinstance(context.error, Forbidden):
+            chat = message.chat_id if message is not None else "?"
+            logger.info("telegram chat %s: the bot is blocked or was removed; nothing sent (%s)", chat, context.error)
+            return
+        logger.error("handling a Telegram update failed", exc_info=context.error)
         if message is None:
             return
         try:
-            await message.reply_text(plain(APOLOGY))
+            await self.reply(message, plain(APOLOGY))
         except Exception:
             logger.warning("could not send the apology", exc_info=True)
 
@@ -452,13 +586,3 @@ class TelegramBot:
 def _message_key(message: Message) -> str:
     """A message's id made unique across chats (Telegram numbers messages per chat)."""
     return f"{message.chat_id}:{message.message_id}"
-
-
-async def _days(message: Message, args: list[str] | None, default: int) -> int:
-    """The optional [days] argument, or 0 after telling the member what is wrong with it."""
-    if not args:
-        return default
-    if args[0].isdigit() and 1 <= int(args[0]) <= DAYS_LIMIT:
-        return int(args[0])
-    await message.reply_text(plain(f"The number of days must be a whole number from 1 to {DAYS_LIMIT:,}."))
-    return 0

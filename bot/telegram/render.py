@@ -92,16 +92,19 @@ def answer_messages(answer: Answer, limit: int = MESSAGE_LIMIT) -> list[str]:
     return pack(answer_blocks(answer, limit), limit)
 
 
-def keyboard(question_id: int, bot_username: str | None, *, with_sources: bool = True) -> InlineKeyboardMarkup:
-    """Sources (a deep link to the private chat) and 👍/👎 for one stored answer."""
+def keyboard(
+    question_id: int, bot_username: str | None, *, with_sources: bool = True, with_votes: bool = True
+) -> InlineKeyboardMarkup | None:
+    """Sources (a deep link to the private chat) and 👍/👎 for one stored answer; a decline gets no
+    votes (it is on the unanswered list already). None when there is no button to show."""
     row = []
     if with_sources and bot_username:
         link = f"https://t.me/{bot_username}?start={SOURCES_PREFIX}{question_id}"
         row.append(InlineKeyboardButton("📄 Sources", url=link))
-    for direction, (_, emoji) in VOTES.items():
+    for direction, (_, emoji) in VOTES.items() if with_votes else ():
         data = vote_data(question_id, direction)
         row.append(InlineKeyboardButton(emoji, callback_data=data))
-    return InlineKeyboardMarkup([row])
+    return InlineKeyboardMarkup([row]) if row else None
 
 
 def vote_data(question_id: int, direction: str) -> str:
@@ -111,13 +114,16 @@ def vote_data(question_id: int, direction: str) -> str:
     return data
 
 
-def sources_messages(sources: Sequence[StoredSource]) -> list[str]:
-    """Each cited passage in full, the quoted part in bold."""
+def sources_messages(question: str, sources: Sequence[StoredSource], *, answered: bool = True) -> list[str]:
+    """The question they belong to, then each cited passage in full, the quoted part in bold. A
+    decline's only passage is the closest one, labelled not an answer."""
+    heading = "Sources for" if answered else "Not answered"
+    blocks = [f"<b>{heading}:</b> {escape(cut(question, 500))}"]
     if not sources:
-        return ["This answer has no sources to show."]
-    blocks = []
+        return pack([*blocks, "This answer has no sources to show."])
     for source in sources:
-        head = f"<b>[{source.number}] {escape(cut(source.label, 500))}</b>\n"
+        label = f"[{source.number}] " if answered else "Closest passage (not an answer): "
+        head = f"<b>{label}{escape(cut(source.label, 500))}</b>\n"
         before, found, after = source.context.partition(source.quote)
         if found and len(source.context) < MESSAGE_LIMIT // 2:
             body = f"{escape(before)}<b>{escape(source.quote)}</b>{escape(after)}"

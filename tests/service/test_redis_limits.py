@@ -67,3 +67,20 @@ def test_unreachable_redis_falls_back_to_per_process_limits() -> None:
 def test_rate_limiter_picks_the_backend(redis_url: str) -> None:
     assert isinstance(rate_limiter(10, 20, None), RateLimiter)
     assert isinstance(rate_limiter(10, 20, redis_url), RedisRateLimiter)
+
+
+def test_a_refusal_is_told_once_per_window_across_processes(redis_url: str) -> None:
+    first = RedisRateLimiter(redis_url, 10, 5, namespace="told")
+    second = RedisRateLimiter(redis_url, 10, 5, namespace="told")
+    key = ("cooldown", "telegram", "42")
+    assert first.first_notice(key, 10)
+    assert not second.first_notice(key, 10)  # the other process knows the member was told
+    assert second.first_notice(("cooldown", "telegram", "43"), 10)
+
+
+def test_the_in_process_limiter_tells_once_per_window():
+    now = [0.0]
+    limiter = RateLimiter(10, 5, clock=lambda: now[0])
+    assert limiter.first_notice("k", 10) and not limiter.first_notice("k", 10)
+    now[0] += 10
+    assert limiter.first_notice("k", 10)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,15 +47,23 @@ class Call:
     result: Any = None  # what the Bot API answered (e.g. the message sent, with its message_id)
 
 
+SENDS = {"sendMessage", "sendDocument"}
+
+
 class BotAPI(BaseRequest):
     """Answers getMe, sendMessage, getChatMember... and records them. ``admins``: the (chat, user)
     pairs getChatMember reports as administrators; ``retry_after``: method -> seconds, answered
-    once with Telegram's 429 "Too Many Requests: retry after N"."""
+    once with Telegram's 429 "Too Many Requests: retry after N"; ``group_limit``: (messages,
+    seconds) Telegram allows into one group, beyond which it answers 429 (recorded in ``refused``);
+    ``blocked``: chats whose member blocked the bot (403 Forbidden to everything sent there)."""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.admins: set[tuple[int, int]] = set()
         self.retry_after: dict[str, int] = {}
+        self.group_limit: tuple[int, float] | None = None
+        self.refused: list[Call] = []
+        self.blocked: set[int] = set()
         self._message_ids = itertools.count(5000)
 
     @property
@@ -75,11 +84,19 @@ class BotAPI(BaseRequest):
         files = {}
         if request_data is not None and request_data.contains_files:
             files = {key: value[1] for key, value in request_data.multipart_data.items() if isinstance(value, tuple)}
-        self.calls.append(Call(name, params, time.monotonic(), files))
+        call = Call(name, params, time.monotonic(), files)
+        self.calls.append(call)
         if name == "getUpdates":
             await asyncio.sleep(0.05)  # long polling with nothing new: Telegram holds the request
-        if name in self.retry_after:
-            seconds = self.retry_after.pop(name)
+        chat_id = int(params.get("chat_id", 0))
+        if chat_id in self.blocked:
+            body = {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
+            return 403, json.dumps(body).encode()
+        seconds = self.retry_after.pop(name, None)
+        if seconds is None and self._over_group_limit(call, chat_id):
+            seconds = 1
+            self.refused.append(call)
+        if seconds is not None:
             body = {
                 "ok": False,
                 "error_code": 429,
@@ -87,8 +104,8 @@ class BotAPI(BaseRequest):
                 "parameters": {"retry_after": seconds},
             }
             return 429, json.dumps(body).encode()
-        self.calls[-1].result = self._result(name, params)
-        return 200, json.dumps({"ok": True, "result": self.calls[-1].result}).encode()
+        call.result = self._result(name, params)
+        return 200, json.dumps({"ok": True, "result": call.result}).encode()
 
     def _result(self, name: str, params: dict[str, Any]) -> Any:
         if name == "getUpdates":
@@ -119,8 +136,22 @@ class BotAPI(BaseRequest):
             return {"status": "member", "user": user}
         return True
 
-    def sent(self, method: str = "sendMessage") -> list[Call]:
-        return [call for call in self.calls if call.method == method]
+    def _over_group_limit(self, call: Call, chat_id: int) -> bool:
+        if self.group_limit is None or call.method not in SENDS or chat_id >= 0:
+            return False
+        limit, seconds = self.group_limit
+        recent = [c for method in SENDS for c in self.sent(method, chat_id) if call.at - c.at < seconds]
+        return len(recent) >= limit
+
+    def sent(self, method: str = "sendMessage", chat_id: int | None = None) -> list[Call]:
+        """The calls of ``method`` Telegram accepted (to ``chat_id``, if given)."""
+        return [
+            call
+            for call in self.calls
+            if call.method == method
+            and call.result is not None
+            and (chat_id is None or int(call.params.get("chat_id", 0)) == chat_id)
+        ]
 
 
 BOT = {"id": BOT_ID, "is_bot": True, "first_name": "Launchbot", "username": BOT_USERNAME}
@@ -139,14 +170,27 @@ def chat(chat_id: int) -> dict:
     return {"id": chat_id, "type": "supergroup", "title": "Launch fans", "is_forum": True}
 
 
-def message(text: str, *, chat_id: int, user_id: int, reply_to: dict | None = None, topic: int | None = None) -> dict:
-    """A message update as Telegram sends it: entities for a leading /command and @mentions."""
+def message(
+    text: str,
+    *,
+    chat_id: int,
+    user_id: int,
+    reply_to: dict | None = None,
+    topic: int | None = None,
+    text_mentions: dict[str, int] | None = None,
+) -> dict:
+    """A message update as Telegram sends it: entities for a leading /command, every @username, and
+    ``text_mentions`` (a member's name as written -> their user id: members without a username)."""
     entities = []
     if text.startswith("/"):
         entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
-    start = text.find("@" + BOT_USERNAME)
-    if start >= 0 and not text.startswith("/"):
-        entities.append({"type": "mention", "offset": _utf16(text[:start]), "length": len(BOT_USERNAME) + 1})
+    for found in re.finditer(r"(?<![\w/])@\w+", text):
+        entities.append({"type": "mention", "offset": _utf16(text[: found.start()]), "length": _utf16(found[0])})
+    for name, mentioned in (text_mentions or {}).items():
+        start = text.index(name)
+        entities.append(
+            {"type": "text_mention", "offset": _utf16(text[:start]), "length": _utf16(name), "user": user(mentioned)}
+        )
     body: dict[str, Any] = {
         "message_id": next(_message_ids),
         "from": user(user_id),

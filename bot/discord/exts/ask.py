@@ -2,14 +2,19 @@
 
 The asking flow itself (refusals, limits, answering in a worker thread, storage) is the service's
 (``bot.service.asking``); this cog reads Discord's side of it: where the question came from, whether
-it was addressed to the bot at all, and how the answer is posted (an embed with the feedback
-buttons, as a reply or in a new thread). An answer counts as delivered only once Discord accepted it.
+it was addressed to the bot at all (``bot.service.addressing``, the rule Telegram shares: a mention,
+or a reply to the bot that reads as a question), and how the answer is posted (an embed with the
+feedback buttons, as a reply or in a new thread). An answer counts as delivered only once Discord
+accepted it.
+
+Refusals of mentions are told once per window and never as a stream of public replies: a member's
+cooldown is a ⏳ reaction on their message, anything else one short reply; what follows in the
+window is dropped quietly (and counted). ``/ask`` refusals are ephemeral, only the member sees them.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 
 import discord
 from discord import app_commands
@@ -19,7 +24,8 @@ from bot.core.question import clean_question
 from bot.discord.app import APOLOGY, NO_MENTIONS, PLATFORM, LaunchBot, channel_config
 from bot.discord.exts.feedback import answer_view
 from bot.discord.render import CONTENT_LIMIT, answer_embed
-from bot.service.asking import Asked
+from bot.service.addressing import is_question, without_mentions
+from bot.service.asking import COOLDOWN, Asked
 from bot.service.storage import Origin
 from bot.service.text import cut
 
@@ -27,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 NOT_ENABLED = "I'm not enabled in this channel. A moderator can turn me on here with `/channel enable`."
 MENTION_HINT = "Mention me with your question, or use `/ask`."
+COOLING = "⏳"  # a member's cooldown, told without a message
 THREAD_NAME_LIMIT = 100
 
 
@@ -58,7 +65,7 @@ class Ask(commands.Cog):
     @app_commands.describe(question="Your question, in a sentence")
     @app_commands.guild_only()
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
-        question = strip_mentions(question)
+        question = without_mentions(question)
         where = origin(interaction.guild_id, interaction.channel, interaction.user.id)
         config = channel_config(self.bot.channel_configs, interaction.channel)
         refusal = self.asking.refusal(
@@ -66,7 +73,8 @@ class Ask(commands.Cog):
         )
         await interaction.response.defer(ephemeral=refusal is not None, thinking=True)
         if refusal is not None:
-            await interaction.followup.send(_own(refusal), ephemeral=True, allowed_mentions=NO_MENTIONS)
+            # A command needs its response; only the member sees it, so each one is told.
+            await interaction.followup.send(_own(refusal.text), ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         try:
             conversation = await self.conversation_of(interaction.channel)
@@ -101,7 +109,7 @@ class Ask(commands.Cog):
         if config is None or not config.enabled:
             return  # not an allowed channel: stay silent rather than nag
         try:
-            await self._answer_mention(message, strip_mentions(message.content), config.mode)
+            await self._answer_mention(message, without_mentions(message.content), config.mode)
         except Exception as error:
             logger.error("answering a mention failed", exc_info=error)
             await _reply_quietly(message, "Sorry — something went wrong on my side. Please try again later.")
@@ -110,7 +118,12 @@ class Ask(commands.Cog):
         where = origin(message.guild.id, message.channel, message.author.id)
         refusal = self.asking.refusal(question, where, hint=MENTION_HINT)
         if refusal is not None:
-            await _reply_quietly(message, refusal)
+            if not refusal.notify:
+                return  # told already in this window: dropped quietly (the service counts it)
+            if refusal.reason == COOLDOWN:
+                await _react_quietly(message, COOLING)
+            else:
+                await _reply_quietly(message, refusal.text)
             return
         conversation = await self.conversation_of(message.channel, message.reference)
         async with message.channel.typing():
@@ -138,9 +151,18 @@ class Ask(commands.Cog):
 
 
 def addressed_to(bot_id: int, message: discord.Message) -> bool:
-    """A question is a message that mentions the bot in its text. A reply to the bot's answer also
-    lists the bot in ``mentions`` (the reply pings its author), but "thanks!" is not a question."""
-    return bot_id in message.raw_mentions
+    """A message that mentions the bot in its text, or a reply to one of the bot's messages that
+    reads as a question ("thanks!" does not). A reply lists the bot in ``mentions`` when it pings
+    the author it replies to, but only ``raw_mentions`` are the mentions written in the text."""
+    reference = message.reference
+    resolved = reference.resolved if reference is not None else None
+    replies_to_bot = reference is not None and (
+        (isinstance(resolved, discord.Message) and resolved.author.id == bot_id)
+        or any(user.id == bot_id for user in message.mentions)
+    )
+    return is_question(
+        without_mentions(message.content), mentions_bot=bot_id in message.raw_mentions, replies_to_bot=replies_to_bot
+    )
 
 
 def _ids(message: object) -> list[str]:
@@ -150,20 +172,19 @@ def _ids(message: object) -> list[str]:
 
 
 def _view(asked: Asked) -> discord.ui.View:
-    return answer_view(asked.question_id, with_sources=asked.has_sources)
-
-
-_MENTIONS = re.compile(r"<@[!&]?\d+>|<#\d+>|@(?:everyone|here)\b")
-
-
-def strip_mentions(content: str) -> str:
-    """The question without mentions: they address people, they are not part of what is asked."""
-    return " ".join(_MENTIONS.sub(" ", content).split())
+    return answer_view(asked.question_id, with_sources=asked.has_sources, with_votes=asked.answer.answered)
 
 
 def _own(text: str) -> str:
     """The bot's own wording (refusals never echo the question), kept within the content limit."""
     return cut(text, CONTENT_LIMIT)
+
+
+async def _react_quietly(message: discord.Message, emoji: str) -> None:
+    try:
+        await message.add_reaction(emoji)
+    except discord.HTTPException as error:  # no Add Reactions permission, or the message is gone
+        logger.info("could not react to a mention on cooldown (%s)", error)
 
 
 async def _reply_quietly(message: discord.Message, text: str) -> None:

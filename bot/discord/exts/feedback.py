@@ -22,6 +22,8 @@ from bot.service.storage import DOWN, UP
 logger = logging.getLogger(__name__)
 
 GONE = "I can't find that answer any more, sorry."
+UNKNOWN_BUTTON = "This button no longer works. Ask again for fresh buttons."
+KNOWN = re.compile(r"launchbot:(sources:\d+|vote:(up|down):\d+)")
 VOTES = {"up": (UP, "👍"), "down": (DOWN, "👎")}
 
 
@@ -92,13 +94,15 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"launchbot
             await apologise(interaction, error, "a feedback button")
 
 
-def answer_view(question_id: int, *, with_sources: bool = True) -> discord.ui.View:
-    """The buttons for one stored answer; persistent (no timeout), found again by custom_id."""
+def answer_view(question_id: int, *, with_sources: bool = True, with_votes: bool = True) -> discord.ui.View:
+    """The buttons for one stored answer; persistent (no timeout), found again by custom_id. A
+    decline gets no votes: it is on the unanswered list already, and 👍 on "I don't know" says nothing."""
     view = discord.ui.View(timeout=None)
     if with_sources:
         view.add_item(SourcesButton(question_id))
-    view.add_item(VoteButton("up", question_id))
-    view.add_item(VoteButton("down", question_id))
+    if with_votes:
+        view.add_item(VoteButton("up", question_id))
+        view.add_item(VoteButton("down", question_id))
     return view
 
 
@@ -113,6 +117,21 @@ class Feedback(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(SourcesButton, VoteButton)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A button this version does not know (from an older one) would fail with "This interaction
+        failed": answer it privately instead."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        custom_id = (interaction.data or {}).get("custom_id", "")
+        if KNOWN.fullmatch(custom_id) or interaction.response.is_done():
+            return
+        logger.info("a button with an unknown custom_id was pressed")
+        try:
+            await send_private(interaction, UNKNOWN_BUTTON)
+        except discord.HTTPException:
+            logger.warning("could not answer an unknown button", exc_info=True)
 
 
 async def setup(bot: LaunchBot) -> None:

@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot.discord.app import NO_MENTIONS, PLATFORM, LaunchBot, send_private
 from bot.discord.checks import moderator_only
 from bot.discord.render import ANSWERED_COLOUR, FIELD_LIMIT, fit
-from bot.service.reports import date_text, gaps_csv, since
+from bot.service.reports import date_text, gaps_csv, held_back_text, since
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +110,9 @@ class Moderation(commands.Cog):
         embed.add_field(name="Answered", value=str(stats.answered))
         embed.add_field(name="Declined", value=str(stats.declined))
         embed.add_field(name="Feedback", value=f"👍 {stats.up} · 👎 {stats.down}")
+        held_back = held_back_text(self.bot.services.asking.held_back_in(PLATFORM, str(interaction.guild_id)))
+        if held_back:
+            embed.add_field(name="Dropped quietly since the bot started (one notice each window)", value=held_back)
         top = "\n".join(f"{n}× {fit(question, 150)}" for question, n in stats.top) or "—"
         embed.add_field(name="Top questions", value=top[:FIELD_LIMIT], inline=False)
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
