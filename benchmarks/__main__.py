@@ -7,8 +7,10 @@ import dataclasses
 import logging
 import sys
 
+from benchmarks.corpora import SQUAD
 from benchmarks.report import RESULTS_MD, table, write_json, write_results_md
 from benchmarks.runner import FULL, QUICK, run, run_models
+from bot.evaluation import question_set_missing
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes = dataclasses.replace(sizes, postgres_vectors=args.postgres_vectors)
     if args.corpus_chunks:
         sizes = dataclasses.replace(sizes, corpus_chunks=args.corpus_chunks, corpus_questions=100)
+    if not SQUAD.is_file():  # every run reads SQuAD, one of the shared evaluation files beside the clone
+        print(f"python -m benchmarks: {question_set_missing(SQUAD)}", file=sys.stderr)
+        return 2
     results = run_models(sizes) if args.models else run(sizes, only_postgres=args.only_postgres)
     print(table(results))
     path = write_json(results, command)
