@@ -13,7 +13,7 @@ import discord
 import pytest
 
 from bot.config import Settings
-from bot.core.embedding import Embedder
+from bot.core.embed.embedding import Embedder
 from bot.service.runtime import Services
 
 REPO = Path(__file__).resolve().parent.parent

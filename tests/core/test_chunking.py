@@ -1,5 +1,5 @@
-from bot.core.chunking import chunk_documents, split_sentences
-from bot.core.knowledge import Document, load_documents
+from bot.core.ingest.chunking import chunk_documents, split_sentences
+from bot.core.ingest.knowledge import Document, load_documents
 from tests.helpers import KNOWLEDGE
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.conversation import (
+from bot.core.answering.conversation import (
     CONTEXT_WEIGHT,
     Turn,
     context_for,

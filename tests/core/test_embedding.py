@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.core import embedding, onnx_embedding
-from bot.core.embedding import Embedder, ModelLoadError
+from bot.core.embed import embedding, onnx_embedding
+from bot.core.embed.embedding import Embedder, ModelLoadError
 from tests.helpers import REPO
 
 logger = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def test_failed_export_falls_back_to_torch(
         raise RuntimeError("exporter exploded")
 
     monkeypatch.setattr(onnx_embedding, "_export_transformer", broken)
-    with caplog.at_level(logging.WARNING, logger="bot.core.embedding"):
+    with caplog.at_level(logging.WARNING, logger="bot.core.embed.embedding"):
         fallback = Embedder(MINILM, onnx_cache_dir=tmp_path)
         vectors = fallback.encode_passages(SENTENCES[:2])
     assert fallback.backend == "torch"
@@ -147,7 +147,7 @@ def test_answering_process_never_imports_torch(onnx_embedder: Embedder, onnx_cac
     script = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from bot.core.embedding import Embedder
+        from bot.core.embed.embedding import Embedder
         from bot.core.engine import Engine
         from tests.helpers import make_settings
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.core import index as index_module
 from bot.core.engine import Engine
-from bot.core.index import (
+from bot.core.ingest.knowledge import load_documents
+from bot.core.store import faiss_store as index_module
+from bot.core.store.faiss_store import (
     IndexBusy,
     IndexCorrupt,
     IndexMissing,
@@ -24,7 +25,6 @@ from bot.core.index import (
     freshness,
     load_index,
 )
-from bot.core.knowledge import load_documents
 from tests.helpers import CountingEmbedder
 
 NEW_DOC = "---\ntitle: Docking\n---\nProgress 71 docked to the Zvezda module after a two-day chase.\n"

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.knowledge import load_documents, parse_document
+from bot.core.ingest.knowledge import load_documents, parse_document
 from tests.helpers import KNOWLEDGE, REPO
 
 SEEDS = REPO.parent / "shared" / "seeds"

@@ -1,4 +1,4 @@
-from bot.core.lexical import Lexicon, latin_share, tokenize, words
+from bot.core.ingest.lexical import Lexicon, latin_share, tokenize, words
 
 
 def test_devanagari_words_keep_their_vowel_signs():

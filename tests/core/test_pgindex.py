@@ -15,9 +15,9 @@ import psycopg
 import pytest
 import yaml
 
-from bot.core.embedding import Embedder
+from bot.core.embed.embedding import Embedder
 from bot.core.engine import Engine
-from bot.core.pgindex import FullTextLexical, PostgresIndexStore
+from bot.core.store.postgres_store import FullTextLexical, PostgresIndexStore
 from tests.helpers import DEV_SET, REPO, make_settings
 
 HINDI_QUESTIONS = ["प्रक्षेपण कब हुआ?", "इस वीडियो को किसने बनाया?", "अंतरिक्ष यान कहाँ से लॉन्च हुआ?"]
@@ -138,7 +138,7 @@ def test_kill_9_mid_build_leaves_the_live_version_serving(pg_engine: Engine, dat
         import time
         from bot.config import Settings
         from bot.core.engine import Engine
-        from bot.core.pgindex import PostgresIndexStore
+        from bot.core.store.postgres_store import PostgresIndexStore
         write = PostgresIndexStore._write_version
         def write_then_hang(self, *args, **kwargs):
             write(self, *args, **kwargs)
@@ -204,6 +204,6 @@ def test_a_builder_whose_clock_runs_behind_still_makes_the_newest_version(pg_eng
     slow = types.SimpleNamespace(
         time_ns=lambda: 1, perf_counter=time.perf_counter, strftime=time.strftime, gmtime=time.gmtime
     )
-    monkeypatch.setattr("bot.core.pgindex.time", slow)
+    monkeypatch.setattr("bot.core.store.postgres_store.time", slow)
     report = pg_engine.reindex()
     assert reader.reload_if_changed() and reader.index.path == report.path

@@ -9,10 +9,10 @@ import pytest
 
 from bot.calibration import Group, fit, fit_ranking, ranking_rates
 from bot.calibration import Row as CalibrationRow
-from bot.core import answer_types
-from bot.core.answerability import CROSS_SCRIPT_FEATURES, FEATURES, Calibration, load_calibration
-from bot.core.embedding import E5_ID, MINILM_ID
-from bot.core.ranking import DENSE_SCALE, HAND_SET, RANK_FEATURES, Ranking, ranking_of, sentence_values
+from bot.core.answering import answer_types
+from bot.core.answering.answerability import CROSS_SCRIPT_FEATURES, FEATURES, Calibration, load_calibration
+from bot.core.answering.ranking import DENSE_SCALE, HAND_SET, RANK_FEATURES, Ranking, ranking_of, sentence_values
+from bot.core.embed.embedding import E5_ID, MINILM_ID
 
 
 def _values(dense: float, near: bool) -> dict[str, float]:

@@ -9,11 +9,11 @@ import re
 
 import pytest
 
-from bot.core.aliases import Aliases, load_aliases, parse_aliases
-from bot.core.answerability import Calibration, calibration_file, load_calibration
+from bot.core.answering.aliases import Aliases, load_aliases, parse_aliases
+from bot.core.answering.answerability import Calibration, calibration_file, load_calibration
+from bot.core.answering.typos import Speller
 from bot.core.engine import Engine
-from bot.core.lexical import tokenize
-from bot.core.typos import Speller
+from bot.core.ingest.lexical import tokenize
 from bot.evaluation import first_quote, load_yaml_set
 from tests.helpers import DEV_SET, KNOWLEDGE, REPO
 

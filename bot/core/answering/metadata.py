@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import regex
 
-from bot.core.knowledge import Document
-from bot.core.lexical import tokenize
+from bot.core.ingest.knowledge import Document
+from bot.core.ingest.lexical import tokenize
 
 AUTHOR, PUBLISHER, PUBLISHED, CATALOGUE = "author", "publisher", "published", "catalogue"
 LABELS = {AUTHOR: "author", PUBLISHER: "publisher", PUBLISHED: "publication date", CATALOGUE: "title"}

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import regex
 
-from bot.core.knowledge import Document
-from bot.core.lexical import latin_share
+from bot.core.ingest.knowledge import Document
+from bot.core.ingest.lexical import latin_share
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.core.conversation import Context
-from bot.core.embedding import Embedder
-from bot.core.index import KnowledgeIndex
-from bot.core.lexical import Lexicon, latin_share, tokenize
+from bot.core.answering.conversation import Context
+from bot.core.embed.embedding import Embedder
+from bot.core.ingest.lexical import Lexicon, latin_share, tokenize
+from bot.core.store.faiss_store import KnowledgeIndex
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class Query:
     dense_weight: float
     multilingual: bool = False  # the model's vectors compare texts across languages
 
-    # A follow-up's context (bot/core/conversation.py): earlier turns' terms, each weighted below the
+    # A follow-up's context (bot/core/answering/conversation.py): earlier turns' terms, each weighted below the
     # question's own (1.0); ``vector`` then leans towards the earlier turns by the same weights.
     context_terms: dict[str, float] = field(default_factory=dict)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import regex
 
-from bot.core.lexical import tokenize
+from bot.core.ingest.lexical import tokenize
 
 MONEY, QUANTITY, DURATION, TIME, DATE, COUNT, PERSON, PLACE, ORGANISATION, REASON, AGE = (
     "money quantity duration time date count person place organisation reason age".split()

@@ -22,7 +22,7 @@ from functools import lru_cache
 import regex
 from symspellpy import SymSpell, Verbosity
 
-from bot.core.lexical import STOPWORDS, words
+from bot.core.ingest.lexical import STOPWORDS, words
 
 logger = logging.getLogger(__name__)
 

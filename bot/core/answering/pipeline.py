@@ -29,16 +29,16 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import regex
 
-from bot.core import answer_types, metadata
-from bot.core.aliases import Aliases
-from bot.core.answerability import Decider
-from bot.core.conversation import Context
-from bot.core.index import KnowledgeIndex
-from bot.core.lexical import Lexicon, latin_share
-from bot.core.question import clean_question
-from bot.core.ranking import HAND_SET, Ranking, sentence_values
-from bot.core.retrieval import Hit, Query, Retriever
-from bot.core.typos import Speller
+from bot.core.answering import answer_types, metadata
+from bot.core.answering.aliases import Aliases
+from bot.core.answering.answerability import Decider
+from bot.core.answering.conversation import Context
+from bot.core.answering.question import clean_question
+from bot.core.answering.ranking import HAND_SET, Ranking, sentence_values
+from bot.core.answering.retrieval import Hit, Query, Retriever
+from bot.core.answering.typos import Speller
+from bot.core.ingest.lexical import Lexicon, latin_share
+from bot.core.store.faiss_store import KnowledgeIndex
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def answer_question(
     helpers: Helpers | None = None,
 ) -> Answer:
     """The whole answering path for one question; never raises for bad input. ``context``: what a
-    follow-up leans on (bot/core/conversation.py), retrieved and scored below its own words."""
+    follow-up leans on (bot/core/answering/conversation.py), retrieved and scored below its own words."""
     helpers = helpers or Helpers(decider=Decider(None, settings.min_confidence))
     clean = clean_question(question, settings.max_question_chars)
     shown = question if isinstance(question, str) else repr(question)

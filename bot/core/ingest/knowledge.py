@@ -21,18 +21,19 @@ from pathlib import Path
 import regex
 import yaml
 
+from bot.config import MAX_DOCUMENT_BYTES
+
 logger = logging.getLogger(__name__)
 
 SUFFIXES = (".md", ".markdown", ".txt")
 NOT_DOCUMENTS = {
     "readme.md",
     "aliases.yaml",
-}  # files about the knowledge base, not in it (aliases: bot/core/aliases.py)
+}  # files about the knowledge base, not in it (aliases: bot/core/answering/aliases.py)
 METADATA_FIELDS = ("title", "language", "publisher", "author", "published", "url")
 # What a field may show: a 10,000-character title would fill a screen in `sources` and every answer.
 MAX_FIELD_CHARS = {"url": 2000}
 DEFAULT_MAX_FIELD_CHARS = 200
-MAX_DOCUMENT_BYTES = 2_000_000  # larger documents are reported and skipped (setting max_document_bytes)
 _DEVANAGARI = regex.compile(r"\p{Devanagari}")
 _LETTER = regex.compile(r"\p{L}")
 

@@ -9,7 +9,7 @@ place, an organisation, a count); the question's type and script; questions made
 
 The weights are fitted by ``make calibrate`` (``bot/calibration.py``) on SQuAD 2.0 and the launch
 calibration set, and stored with the name of the embedding model they were fitted for in
-``bot/core/calibration/<model>.json``: similarities from another model mean something else, so with
+``bot/core/answering/calibration/<model>.json``: similarities from another model mean something else, so with
 any other model the bot warns once and falls back to the plain relevance threshold
 (``min_confidence``).
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.core.answer_types import KINDS
+from bot.core.answering.answer_types import KINDS
 
 logger = logging.getLogger(__name__)
 

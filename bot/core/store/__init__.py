@@ -1,5 +1,5 @@
 """Where the index lives: ``faiss`` (files under ``index_dir``, the default) or ``postgres`` (one
-database every bot process shares, ``bot/core/pgindex.py``). Both give the engine the same four
+database every bot process shares, ``bot/core/store/postgres_store.py``). Both give the engine the same four
 things: load the live version, build a new one, name the live one, and tell when it changes.
 """
 
@@ -10,10 +10,16 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.config import Settings
-from bot.core.embedding import Embedder
-from bot.core.index import BuildReport, IndexSettings, KnowledgeIndex, build_index, current_version, load_index
-from bot.core.knowledge import MAX_DOCUMENT_BYTES
+from bot.config import MAX_DOCUMENT_BYTES, Settings
+from bot.core.embed.embedding import Embedder
+from bot.core.store.faiss_store import (
+    BuildReport,
+    IndexSettings,
+    KnowledgeIndex,
+    build_index,
+    current_version,
+    load_index,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +65,7 @@ class FaissStore:
 def index_store(settings: Settings):
     """The store the settings name (``index_backend``)."""
     if settings.index_backend == "postgres":
-        from bot.core.pgindex import PostgresIndexStore
+        from bot.core.store.postgres_store import PostgresIndexStore
 
         return PostgresIndexStore(settings.database_url.get_secret_value(), lexical=settings.postgres_lexical)
     return FaissStore(settings.index_dir)

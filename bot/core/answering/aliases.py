@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.core.lexical import Lexicon, tokenize
+from bot.core.ingest.lexical import Lexicon, tokenize
 
 logger = logging.getLogger(__name__)
 
