@@ -18,7 +18,8 @@ from benchmarks.report import markdown, table
 from benchmarks.scale import scale
 from bot.core.embed.embedding import Embedder
 from bot.core.engine import Engine
-from bot.core.store.faiss_store import IndexSettings, build_index
+from bot.core.store.faiss_build import build_index
+from bot.core.store.index import IndexSettings
 from tests.helpers import REPO, make_settings
 
 logger = logging.getLogger(__name__)

@@ -38,7 +38,8 @@ from bot.core.answering.retrieval import Retriever
 from bot.core.embed.embedding import Embedder, ModelLoadError
 from bot.core.ingest.knowledge import load_documents
 from bot.core.store import index_store
-from bot.core.store.faiss_store import (
+from bot.core.store.faiss_versions import build_running, wait_for_build
+from bot.core.store.index import (
     BuildReport,
     Freshness,
     IndexBusy,
@@ -46,10 +47,8 @@ from bot.core.store.faiss_store import (
     IndexProblem,
     IndexSettings,
     KnowledgeIndex,
-    build_running,
     freshness,
     version_order,
-    wait_for_build,
 )
 
 __all__ = [

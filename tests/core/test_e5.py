@@ -18,7 +18,9 @@ from bot.core.embed import e5
 from bot.core.embed.embedding import E5, SENTENCE_TRANSFORMERS, Embedder, ModelLoadError, model_family, resolve_model
 from bot.core.engine import Engine
 from bot.core.ingest.knowledge import load_documents
-from bot.core.store.faiss_store import IndexSettings, build_index, freshness, load_index
+from bot.core.store.faiss_build import build_index
+from bot.core.store.faiss_store import load_index
+from bot.core.store.index import IndexSettings, freshness
 from tests.helpers import CountingEmbedder, make_settings
 
 E5_MODEL = "multilingual-e5-small"

@@ -12,19 +12,11 @@ import pytest
 
 from bot.core.engine import Engine
 from bot.core.ingest.knowledge import load_documents
-from bot.core.store import faiss_store as index_module
-from bot.core.store.faiss_store import (
-    IndexBusy,
-    IndexCorrupt,
-    IndexMissing,
-    IndexProblem,
-    IndexSettings,
-    build_index,
-    build_lock,
-    current_version,
-    freshness,
-    load_index,
-)
+from bot.core.store import faiss_build, faiss_store, faiss_versions
+from bot.core.store.faiss_build import build_index
+from bot.core.store.faiss_store import load_index
+from bot.core.store.faiss_versions import build_lock, current_version
+from bot.core.store.index import IndexBusy, IndexCorrupt, IndexMissing, IndexProblem, IndexSettings, freshness
 from tests.helpers import CountingEmbedder
 
 NEW_DOC = "---\ntitle: Docking\n---\nProgress 71 docked to the Zvezda module after a two-day chase.\n"
@@ -109,7 +101,7 @@ def test_failure_mid_build_leaves_the_previous_index_serving(settings, embedder,
     def crash(*args, **kwargs):
         raise RuntimeError("crash mid-build")
 
-    monkeypatch.setattr(index_module, "_write_manifest", crash)
+    monkeypatch.setattr(faiss_build, "_write_manifest", crash)
     with pytest.raises(RuntimeError, match="crash mid-build"):
         build(settings, embedder)
     assert current_version(settings.index_dir) == before
@@ -183,14 +175,14 @@ def test_two_builds_never_run_at_once(settings, embedder):
 def test_engine_refuses_a_second_concurrent_reindex(settings, embedder, monkeypatch):
     engine = Engine(settings, embedder)
     started, release = threading.Event(), threading.Event()
-    real_build = index_module.build_index
+    real_build = faiss_build.build_index
 
     def slow_build(*args, **kwargs):
         started.set()
         release.wait(10)
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr("bot.core.store.build_index", slow_build)
+    monkeypatch.setattr(faiss_store, "build_index", slow_build)
     worker = threading.Thread(target=engine.reindex)
     worker.start()
     try:
@@ -234,17 +226,17 @@ def test_a_full_rebuild_reports_changes_against_the_live_index(settings, embedde
 
 def test_a_reader_outrun_by_builds_loads_the_new_live_version(settings, embedder, monkeypatch):
     build(settings, embedder)
-    real_load = index_module._load_version
+    real_load = faiss_store._load_version
     overtaken: list[Path] = []
 
     def overtaken_by_builds(version):
         if not overtaken:  # this reader read CURRENT, then stalled while builds finished
             overtaken.append(version)
-            for _ in range(index_module.KEEP_VERSIONS + 1):
+            for _ in range(faiss_versions.KEEP_VERSIONS + 1):
                 build(settings, embedder)
         return real_load(version)
 
-    monkeypatch.setattr(index_module, "_load_version", overtaken_by_builds)
+    monkeypatch.setattr(faiss_store, "_load_version", overtaken_by_builds)
     loaded = load_index(settings.index_dir)
     assert not overtaken[0].exists()
     assert loaded.path == current_version(settings.index_dir) and loaded.chunks
@@ -254,7 +246,7 @@ def test_cleanup_keeps_recent_versions_for_readers(settings, embedder):
     for _ in range(4):
         build(settings, embedder)
     versions = sorted(p for p in settings.index_dir.glob("v*") if p.is_dir())
-    assert len(versions) == index_module.KEEP_VERSIONS >= 3
+    assert len(versions) == faiss_versions.KEEP_VERSIONS >= 3
 
 
 def test_reload_waits_for_a_reindex_and_never_installs_an_older_version(settings, embedder, monkeypatch):
@@ -299,7 +291,7 @@ def test_a_full_disk_is_one_line_and_the_previous_index_serves(settings, embedde
     build(settings, embedder)
     before = current_version(settings.index_dir)
     (settings.knowledge_dir / "docking.md").write_text(NEW_DOC, encoding="utf-8")
-    monkeypatch.setattr(index_module.np, "save", no_space)
+    monkeypatch.setattr(faiss_build.np, "save", no_space)
     with pytest.raises(IndexProblem) as exc:
         build(settings, embedder)
     message = str(exc.value)

@@ -17,7 +17,8 @@ import yaml
 
 from bot.core.embed.embedding import Embedder
 from bot.core.engine import Engine
-from bot.core.store.postgres_store import FullTextLexical, PostgresIndexStore
+from bot.core.store.postgres_search import FullTextLexical
+from bot.core.store.postgres_store import PostgresIndexStore
 from tests.helpers import DEV_SET, REPO, make_settings
 
 HINDI_QUESTIONS = ["प्रक्षेपण कब हुआ?", "इस वीडियो को किसने बनाया?", "अंतरिक्ष यान कहाँ से लॉन्च हुआ?"]
@@ -138,13 +139,13 @@ def test_kill_9_mid_build_leaves_the_live_version_serving(pg_engine: Engine, dat
         import time
         from bot.config import Settings
         from bot.core.engine import Engine
-        from bot.core.store.postgres_store import PostgresIndexStore
-        write = PostgresIndexStore._write_version
-        def write_then_hang(self, *args, **kwargs):
-            write(self, *args, **kwargs)
+        from bot.core.store import postgres_store
+        write = postgres_store.write_version
+        def write_then_hang(*args, **kwargs):
+            write(*args, **kwargs)
             print("written", flush=True)
             time.sleep(600)
-        PostgresIndexStore._write_version = write_then_hang
+        postgres_store.write_version = write_then_hang
         settings = Settings(knowledge_dir={str(pg_engine.settings.knowledge_dir)!r}, index_backend="postgres")
         Engine(settings).reindex(rebuild=True)
         """,

@@ -38,7 +38,7 @@ from bot.core.answering.ranking import HAND_SET, Ranking, sentence_values
 from bot.core.answering.retrieval import Hit, Query, Retriever
 from bot.core.answering.typos import Speller
 from bot.core.ingest.lexical import Lexicon, latin_share
-from bot.core.store.faiss_store import KnowledgeIndex
+from bot.core.store.index import KnowledgeIndex
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import numpy as np
 from bot.core.answering.conversation import Context
 from bot.core.embed.embedding import Embedder
 from bot.core.ingest.lexical import Lexicon, latin_share, tokenize
-from bot.core.store.faiss_store import KnowledgeIndex
+from bot.core.store.index import KnowledgeIndex
 
 logger = logging.getLogger(__name__)
 

@@ -1,42 +1,32 @@
-"""Where the index lives: ``faiss`` (files under ``index_dir``, the default) or ``postgres`` (one
-database every bot process shares, ``bot/core/store/postgres_store.py``). Both give the engine the same four
-things: load the live version, build a new one, name the live one, and tell when it changes.
+"""Where the index lives: ``faiss`` (files under ``index_dir``, the default: ``faiss_store``) or
+``postgres`` (one database every bot process shares: ``postgres_store``). Both give the engine the
+same four things, ``IndexStore``: load the live version, build a new one, name the live one, and tell
+when it changes. What both hand to answering, ``index.KnowledgeIndex``, is the same too.
+
+May import ``embed`` and ``ingest``; never ``answering`` or the engine.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
-from bot.config import MAX_DOCUMENT_BYTES, Settings
+from bot.config import Settings
 from bot.core.embed.embedding import Embedder
-from bot.core.store.faiss_store import (
-    BuildReport,
-    IndexSettings,
-    KnowledgeIndex,
-    build_index,
-    current_version,
-    load_index,
-)
-
-logger = logging.getLogger(__name__)
+from bot.core.store.faiss_store import FaissStore
+from bot.core.store.index import BuildReport, IndexSettings, KnowledgeIndex
 
 
-class FaissStore:
-    """Today's on-disk versions; another process's build is noticed by polling ``current_version``."""
-
-    shared = False  # one machine: a stale index is rebuilt by whoever opens it
-
-    def __init__(self, index_dir: Path) -> None:
-        self.index_dir = index_dir
+class IndexStore(Protocol):
+    shared: bool  # True: every process of several machines opens it, so none rebuilds a stale one alone
 
     def load(self) -> KnowledgeIndex:
-        return load_index(self.index_dir)
+        """The live version (IndexMissing / IndexCorrupt if it cannot be read)."""
 
     def current_version(self) -> Path | None:
-        return current_version(self.index_dir)
+        """The live version's name, None when none was ever built."""
 
     def build(
         self,
@@ -45,24 +35,17 @@ class FaissStore:
         settings: IndexSettings,
         *,
         rebuild: bool = False,
-        max_document_bytes: int = MAX_DOCUMENT_BYTES,
+        max_document_bytes: int = ...,
         progress: bool = False,
     ) -> BuildReport:
-        return build_index(
-            knowledge_dir,
-            self.index_dir,
-            embedder,
-            settings,
-            rebuild=rebuild,
-            max_document_bytes=max_document_bytes,
-            progress=progress,
-        )
+        """Build a new version and make it live; the old one serves until then (IndexBusy if a
+        build is already running)."""
 
-    def watch(self, on_change: Callable[[], object], stop: threading.Event | None = None) -> None:
-        """Nothing to listen to: front ends poll ``Engine.reload_if_changed``."""
+    def watch(self, on_change: Callable[[], object], stop: threading.Event | None = None) -> object:
+        """Call ``on_change`` when another process swaps a version in, where the store can tell."""
 
 
-def index_store(settings: Settings):
+def index_store(settings: Settings) -> IndexStore:
     """The store the settings name (``index_backend``)."""
     if settings.index_backend == "postgres":
         from bot.core.store.postgres_store import PostgresIndexStore

@@ -20,36 +20,28 @@ and an HNSW index (same M / ef_construction / ef_search as FAISS) above it. Sent
 answer's candidates are fetched by id per question, so a process never holds the vectors in memory.
 The lexical side is bm25s, built once per version by the builder and loaded by each process
 (``postgres_lexical: fts`` ranks with PostgreSQL full-text search instead; measured in the README).
+Reading runs through ``postgres_search``, the tables are written by ``postgres_write``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from collections.abc import Callable
 from pathlib import Path
 
-import bm25s
-import numpy as np
 import psycopg
-from pgvector.psycopg import register_vector
 
 from bot.config import MAX_DOCUMENT_BYTES
 from bot.core.embed.embedding import Embedder
 from bot.core.ingest.chunking import Chunk, Sentence, chunk_documents
 from bot.core.ingest.knowledge import Document, load_documents
 from bot.core.ingest.lexical import Lexicon, tokenize_many
-from bot.core.store.faiss_store import (
+from bot.core.store.index import (
     FORMAT_VERSION,
-    HNSW_EF_CONSTRUCTION,
-    HNSW_EF_SEARCH,
-    HNSW_M,
     BuildReport,
     IndexBusy,
     IndexCorrupt,
@@ -60,9 +52,17 @@ from bot.core.store.faiss_store import (
     compare_documents,
     version_order,
 )
+from bot.core.store.postgres_search import (
+    Connections,
+    FullTextLexical,
+    PgSentenceVectors,
+    PgVectorSearch,
+    connect,
+    load_bm25,
+)
+from bot.core.store.postgres_write import vector_cache, write_version
 
 logger = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 CHANNEL = "launchbot_index"
 KEEP_VERSIONS = 2
@@ -84,103 +84,6 @@ CREATE TABLE IF NOT EXISTS index_live (
 """
 
 
-def connect(url: str, **kwargs) -> psycopg.Connection:
-    """A connection with pgvector's types and the HNSW search breadth set."""
-    conn = psycopg.connect(url, **kwargs)
-    register_vector(conn)
-    conn.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
-    if not conn.autocommit:
-        conn.commit()
-    return conn
-
-
-class _Connections:
-    """One connection per thread (answers run in worker threads), reopened after a failure."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._local = threading.local()
-
-    @contextlib.contextmanager
-    def cursor(self) -> Iterator[psycopg.Cursor]:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = self._local.conn = connect(self.url, autocommit=True)
-        try:
-            with conn.cursor() as cursor:
-                yield cursor
-        except psycopg.OperationalError:
-            conn.close()  # the next call reconnects
-            raise
-
-
-class PgVectorSearch:
-    """FAISS's ``search`` over one version's vectors, run by the server."""
-
-    def __init__(self, connections: _Connections, table: str, key: str, count: int, dimension: int, hnsw: bool):
-        self.connections = connections
-        self.ntotal, self.d = count, dimension
-        # Exact search ties break by id, as FAISS's do; an HNSW scan can only order by distance.
-        order = "embedding <#> %s" + ("" if hnsw else f", {key}")
-        self._sql = f"SELECT {key} FROM {table} ORDER BY {order} LIMIT %s"
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        ids = np.full((len(queries), k), -1, dtype=np.int64)
-        with self.connections.cursor() as cursor:
-            for row, query in enumerate(queries):
-                found = [r[0] for r in cursor.execute(self._sql, (np.asarray(query, dtype=np.float32), k))]
-                ids[row, : len(found)] = found
-        return np.zeros_like(ids, dtype=np.float32), ids  # retrieval reads only the ids
-
-
-class PgSentenceVectors:
-    """``sentence_vectors[ids]``: the vectors of the answer's candidate sentences, fetched per question."""
-
-    def __init__(self, connections: _Connections, table: str, count: int, dimension: int) -> None:
-        self.connections = connections
-        self.table = table
-        self.shape = (count, dimension)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, ids) -> np.ndarray:
-        wanted = [int(i) for i in np.atleast_1d(ids)]
-        with self.connections.cursor() as cursor:
-            rows = dict(
-                cursor.execute(
-                    f"SELECT sentence_id, embedding FROM {self.table} WHERE sentence_id = ANY(%s)", (wanted,)
-                )
-            )
-        if not wanted:
-            return np.zeros((0, self.shape[1]), dtype=np.float32)
-        return np.stack([_array(rows[i]) for i in wanted])
-
-
-class FullTextLexical:
-    """bm25s's ``vocab_dict`` / ``retrieve`` answered by PostgreSQL full-text search over the same terms
-    (``ts_rank_cd`` over a tsvector of launchbot's own tokens: Hindi and identifiers match as in BM25)."""
-
-    def __init__(self, connections: _Connections, table: str, vocabulary: dict[str, int]) -> None:
-        self.connections = connections
-        self.vocab_dict = vocabulary
-        self._sql = (
-            f"SELECT chunk_id, ts_rank_cd(terms, q, 1) AS score FROM {table}, CAST(%s AS tsquery) AS q"
-            " WHERE terms @@ q ORDER BY score DESC, chunk_id LIMIT %s"
-        )
-
-    def retrieve(self, queries: list[list[str]], k: int, **_: object) -> tuple[np.ndarray, np.ndarray]:
-        query = " | ".join(f"'{term}'" for term in dict.fromkeys(queries[0]))
-        with self.connections.cursor() as cursor:
-            rows = cursor.execute(self._sql, (query, k)).fetchall()
-        return np.array([[r[0] for r in rows]]), np.array([[r[1] for r in rows]], dtype=np.float32)
-
-
-def _tsvector(terms: list[str]) -> str:
-    """A tsvector literal keeping every term as is, with its positions (so frequencies count)."""
-    return " ".join(f"'{term}':{min(position, 16383)}" for position, term in enumerate(terms, start=1))
-
-
 class PostgresIndexStore:
     """Build, load and watch index versions in one PostgreSQL database."""
 
@@ -189,7 +92,7 @@ class PostgresIndexStore:
     def __init__(self, url: str, lexical: str = "bm25") -> None:
         self.url = url
         self.lexical = lexical
-        self._connections = _Connections(url)
+        self._connections = Connections(url)
         self._schema_ready = False
 
     # ------------------------------------------------------------------ reading
@@ -269,7 +172,7 @@ class PostgresIndexStore:
         if self.lexical == "fts":
             bm25 = FullTextLexical(self._connections, f"{schema}.chunks", lexicon.df)
         else:
-            bm25 = _load_bm25(files)
+            bm25 = load_bm25(files)
         return KnowledgeIndex(
             Path(name),
             manifest,
@@ -311,7 +214,7 @@ class PostgresIndexStore:
             chunk_texts = [texts_by_doc[c.doc_id][c.start : c.end] for c in chunking.chunks]
             sentence_texts = [texts_by_doc[s.doc_id][s.start : s.end] for s in chunking.sentences]
             reusable = live is not None and not rebuild and _same_vectors(live[1], settings)
-            cache = self._vector_cache(conn, live[0]) if reusable else {}
+            cache = vector_cache(conn, live[0]) if reusable else {}
             unique = set(chunk_texts) | set(sentence_texts)
             reused = len(unique & cache.keys())
             missing = sorted(unique - cache.keys())
@@ -334,7 +237,7 @@ class PostgresIndexStore:
                     "INSERT INTO index_versions (name, manifest) VALUES (%s, %s) RETURNING id",
                     (name, psycopg.types.json.Jsonb(manifest)),
                 ).fetchone()[0]
-                self._write_version(
+                write_version(
                     conn,
                     version_id,
                     loaded.documents,
@@ -372,97 +275,6 @@ class PostgresIndexStore:
         )
         logger.info("%s", report.summary())
         return report
-
-    def _vector_cache(self, conn: psycopg.Connection, version_id: int) -> dict[str, np.ndarray]:
-        """Text -> vector of the live version, so only new or changed texts are embedded."""
-        schema = f"idx_{version_id}"
-        texts = {
-            doc_id: text for doc_id, text in conn.execute(f"SELECT doc_id, record->>'text' FROM {schema}.documents")
-        }
-        cache: dict[str, np.ndarray] = {}
-        for table in ("chunks", "sentences"):
-            with conn.transaction(), conn.cursor(name=f"reuse_{table}") as cursor:
-                cursor.itersize = 10_000
-                cursor.execute(f'SELECT doc_id, start, "end", embedding FROM {schema}.{table}')
-                for doc_id, start, end, vector in cursor:
-                    cache.setdefault(texts[doc_id][start:end], _array(vector))
-        return cache
-
-    def _write_version(
-        self,
-        conn: psycopg.Connection,
-        version_id: int,
-        documents: list[Document],
-        chunking,
-        chunk_texts: list[str],
-        sentence_texts: list[str],
-        tokenized: list[list[str]],
-        cache: dict[str, np.ndarray],
-        dimension: int,
-        hnsw: list[str],
-        progress: bool,
-    ) -> None:
-        schema = f"idx_{version_id}"
-        conn.execute(f"CREATE SCHEMA {schema}")
-        conn.execute(
-            f"CREATE TABLE {schema}.documents"
-            " (position INT PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, record JSONB NOT NULL)"
-        )
-        conn.execute(
-            f"CREATE TABLE {schema}.chunks (chunk_id INT PRIMARY KEY, doc_id TEXT NOT NULL, start INT NOT NULL,"
-            f' "end" INT NOT NULL, sentences INT[] NOT NULL, embedding vector({dimension}) NOT NULL,'
-            " tokens TEXT NOT NULL, terms tsvector GENERATED ALWAYS AS (CAST(tokens AS tsvector)) STORED)"
-        )
-        conn.execute(
-            f"CREATE TABLE {schema}.sentences (sentence_id INT PRIMARY KEY, doc_id TEXT NOT NULL, start INT NOT NULL,"
-            f' "end" INT NOT NULL, embedding vector({dimension}) NOT NULL)'
-        )
-        conn.execute(f"CREATE TABLE {schema}.files (name TEXT PRIMARY KEY, data BYTEA NOT NULL)")
-        with conn.cursor().copy(f"COPY {schema}.documents (position, doc_id, record) FROM STDIN") as copy:
-            for position, doc in enumerate(documents):
-                copy.write_row((position, doc.doc_id, json.dumps(asdict(doc), ensure_ascii=False)))
-        with conn.cursor().copy(
-            f'COPY {schema}.chunks (chunk_id, doc_id, start, "end", sentences, embedding, tokens)'
-            " FROM STDIN WITH (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(["int4", "text", "int4", "int4", "int4[]", "vector", "text"])
-            for chunk_id, (chunk, text, terms) in enumerate(zip(chunking.chunks, chunk_texts, tokenized, strict=True)):
-                copy.write_row(
-                    (
-                        chunk_id,
-                        chunk.doc_id,
-                        chunk.start,
-                        chunk.end,
-                        list(chunk.sentences),
-                        cache[text],
-                        _tsvector(terms),
-                    )
-                )
-        with conn.cursor().copy(
-            f'COPY {schema}.sentences (sentence_id, doc_id, start, "end", embedding) FROM STDIN WITH (FORMAT BINARY)'
-        ) as copy:
-            copy.set_types(["int4", "text", "int4", "int4", "vector"])
-            for sentence_id, (sentence, text) in enumerate(zip(chunking.sentences, sentence_texts, strict=True)):
-                copy.write_row((sentence_id, sentence.doc_id, sentence.start, sentence.end, cache[text]))
-        lexicon = Lexicon.build(tokenized)
-        files = {
-            "lexicon.json": json.dumps({"documents": lexicon.documents, "df": lexicon.df}, ensure_ascii=False).encode()
-        }
-        files.update(_dump_bm25(tokenized))
-        for file_name, data in files.items():
-            conn.execute(f"INSERT INTO {schema}.files (name, data) VALUES (%s, %s)", (file_name, data))
-        conn.execute(f"CREATE INDEX ON {schema}.chunks USING gin (terms)")
-        if hnsw:
-            if progress:
-                logger.info("building the HNSW indexes in PostgreSQL")
-            conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
-            for table in hnsw:
-                conn.execute(
-                    f"CREATE INDEX ON {schema}.{table} USING hnsw (embedding vector_ip_ops)"
-                    f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
-                )
-        conn.execute(f"ANALYZE {schema}.chunks")
-        conn.execute(f"ANALYZE {schema}.sentences")
 
     def _drop_old_versions(self, conn: psycopg.Connection, live_id: int) -> None:
         """Keep the live version and the one before (a process may still be switching from it)."""
@@ -504,11 +316,6 @@ class PostgresIndexStore:
         return thread
 
 
-def _array(vector) -> np.ndarray:
-    """pgvector's ``Vector`` as float32 numpy, the dtype FAISS stores (so scores match exactly)."""
-    return np.asarray(vector.to_numpy() if hasattr(vector, "to_numpy") else vector, dtype=np.float32)
-
-
 def _same_vectors(manifest: dict, settings: IndexSettings) -> bool:
     built = manifest.get("settings", {})
     return {key: built.get(key) for key in settings.vector_fingerprint()} == settings.vector_fingerprint()
@@ -518,23 +325,3 @@ def _manifest(loaded, chunking, embedder: Embedder, settings: IndexSettings, hns
     index_type = "hnsw" if "chunks" in hnsw else "flat"
     manifest = build_manifest(loaded, chunking, embedder, settings, index_type=index_type, hnsw_tables=hnsw)
     return {"store": "postgres", **manifest, "files": {}}
-
-
-def _dump_bm25(tokenized: list[list[str]]) -> dict[str, bytes]:
-    if not tokenized:
-        return {}
-    bm25 = bm25s.BM25()
-    bm25.index(tokenized, show_progress=False)
-    with tempfile.TemporaryDirectory() as tmp:
-        bm25.save(tmp, show_progress=False)
-        return {f"bm25/{p.name}": p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
-
-
-def _load_bm25(files: dict[str, bytes]) -> bm25s.BM25:
-    bm25_files = {name.removeprefix("bm25/"): data for name, data in files.items() if name.startswith("bm25/")}
-    if not bm25_files:
-        return bm25s.BM25()
-    with tempfile.TemporaryDirectory() as tmp:
-        for file_name, data in bm25_files.items():
-            (Path(tmp) / file_name).write_bytes(bytes(data))
-        return bm25s.BM25.load(tmp, show_progress=False)
