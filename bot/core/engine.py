@@ -21,17 +21,9 @@ from dataclasses import dataclass, replace
 from bot.config import Settings
 from bot.core.answering.aliases import load_aliases
 from bot.core.answering.answerability import Decider, load_calibration
+from bot.core.answering.compose import DETAILS, DETAILS_LABEL, Answer, Source
 from bot.core.answering.conversation import Turn, context_for, quoted_sentences, turn_of
-from bot.core.answering.pipeline import (
-    DETAILS,
-    DETAILS_LABEL,
-    Answer,
-    AnswerSettings,
-    Helpers,
-    Source,
-    answer_question,
-    ranking_candidates,
-)
+from bot.core.answering.pipeline import AnswerSettings, Helpers, answer_question, ranking_candidates
 from bot.core.answering.question import INVISIBLE, clean_question
 from bot.core.answering.ranking import Ranking, ranking_of
 from bot.core.answering.retrieval import Retriever

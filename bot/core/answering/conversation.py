@@ -12,7 +12,7 @@ at half that again. Their key terms (not the words that only ask: "when", "เค•เค
 count in term overlap at their weight. A question that stands on its own gets no context at all,
 so it is answered exactly as if asked alone: "What is the capital of Australia?" after a launch
 question is declined as it would be alone, and a follow-up none of whose own words the articles
-use is answered only if it asks for a kind of answer the quote holds (``answer.decide``).
+use is answered only if it asks for a kind of answer the quote holds (``decision.answerable``).
 
 The earlier *answers* lend nothing: their words would lead the follow-up straight back to the
 sentence already quoted. A declined turn lends nothing either, so "When is the next launch from
@@ -149,6 +149,6 @@ def quoted_sentences(answer_text: str) -> tuple[str, ...]:
 
 
 def turn_of(answer: object) -> Turn:
-    """The turn an ``Answer`` (bot/core/answering/pipeline.py) leaves in its conversation."""
+    """The turn an ``Answer`` (bot/core/answering/compose.py) leaves in its conversation."""
     quotes = quoted_sentences(answer.text) if answer.answered else ()
     return Turn(answer.question, quotes)

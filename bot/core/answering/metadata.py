@@ -13,11 +13,14 @@ from dataclasses import dataclass
 
 import regex
 
+from bot.core.answering.compose import DETAILS, MAX_QUOTED_SENTENCES, Answer, Source
 from bot.core.ingest.knowledge import Document
 from bot.core.ingest.lexical import tokenize
+from bot.core.store.index import KnowledgeIndex
 
 AUTHOR, PUBLISHER, PUBLISHED, CATALOGUE = "author", "publisher", "published", "catalogue"
 LABELS = {AUTHOR: "author", PUBLISHER: "publisher", PUBLISHED: "publication date", CATALOGUE: "title"}
+NO_DETAIL = "I don't know: the articles' details don't include their {label}."
 
 _ARTICLE = r"(?:it|this|that|the (?:story|article|piece|report|news|post|item|articles|stories)|they)"
 _INTENTS = [
@@ -125,3 +128,32 @@ def _named_documents(question: str, documents: list[Document]) -> list[Document]
         scores.append((len(asked & own), document))
     best = max((score for score, _ in scores), default=0)
     return [document for score, document in scores if best and score == best]
+
+
+def answer_from_details(question: str, intent: str, index: KnowledgeIndex) -> Answer:
+    """A question about the articles (author, outlet, date, which ones), answered from their details."""
+    documents = list(index.documents.values())
+    details = find_details(question, intent, documents)
+    if not details:
+        return Answer(question, False, NO_DETAIL.format(label=LABELS[intent]), basis=DETAILS)
+    sources = []
+    for number, detail in enumerate(details[:MAX_QUOTED_SENTENCES], start=1):
+        document = detail.document
+        sources.append(
+            Source(
+                number=number,
+                doc_id=document.doc_id,
+                title=document.title,
+                quote=detail.quote,
+                start=detail.start,
+                end=detail.end,
+                score=1.0,
+                url=document.url,
+                publisher=document.publisher,
+                published=document.published,
+                context=detail.quote,
+                kind="text" if detail.in_text else "detail",
+            )
+        )
+    text = " ".join(f"“{source.quote}” [{source.number}]" for source in sources)
+    return Answer(question, True, text, sources, confidence=1.0, basis=DETAILS)

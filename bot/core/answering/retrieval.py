@@ -39,7 +39,7 @@ class Query:
     def crosses(self, sentence: str) -> bool:
         """Whether ``sentence`` is in the other script and the model compares across scripts: terms
         never match there (a Hindi sentence shares no term with an English question), so answer
-        scoring stands in for the overlap it cannot measure (``answer.sentence_features``)."""
+        scoring stands in for the overlap it cannot measure (``scoring.sentence_features``)."""
         return self.multilingual and is_latin(sentence) != is_latin(self.text)
 
     def coverage(self, lexicon: Lexicon, text_terms: list[str]) -> float:
