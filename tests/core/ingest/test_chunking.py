@@ -1,3 +1,4 @@
+from bot.core.engine import Engine
 from bot.core.ingest.chunking import chunk_documents, split_sentences
 from bot.core.ingest.knowledge import Document, load_documents
 from tests.helpers import KNOWLEDGE
@@ -109,3 +110,14 @@ def test_every_line_of_a_post_in_another_script_is_left_out():
     chunking = chunk_documents([document])
     indexed = [text[s.start : s.end] for s in chunking.sentences]
     assert indexed == ["लेख का पहला वाक्य यहाँ है.", "लेख यहाँ आगे चलता है."]
+
+
+def test_no_line_of_an_embedded_post_is_indexed(launch_engine: Engine):
+    indexed = [launch_engine.index.sentence_text(i) for i in range(len(launch_engine.index.sentences))]
+    for line in (
+        "Anyways whatever the case, really awesome!",
+        "The look is so amazing.",
+        "This is what a rocket launch",
+    ):
+        assert not any(line in sentence for sentence in indexed), line
+    assert any("Mashable" in sentence for sentence in indexed)  # the article text between posts stays

@@ -105,35 +105,3 @@ def test_invisible_characters_do_not_change_the_answer(launch_engine: Engine):
 def test_unrelated_questions_get_no_closest_passage(launch_engine: Engine):
     answer = launch_engine.answer("How do I bake sourdough bread?")
     assert not answer.answered and answer.closest is None
-
-
-def test_answers_fill_the_budget_exactly_without_dropping_a_citation(tmp_path, embedder):
-    from bot.core.engine import Engine
-    from tests.helpers import make_settings
-
-    text = (
-        "The Progress cargo ship carried fuel, food and water to the station crew in orbit. "
-        "The cargo ship also carried spare parts and science kits for the station crew."
-    )
-    (tmp_path / "knowledge").mkdir()
-    (tmp_path / "knowledge" / "cargo.md").write_text(f"---\ntitle: Cargo\n---\n{text}\n")
-    Engine(make_settings(tmp_path), embedder).open()
-    quoted_both = False
-    for budget in range(80, 260):
-        engine = Engine(make_settings(tmp_path, answer_chars=budget, follow_ratio=0.0, answer_threshold=-1.0), embedder)
-        engine.load()
-        answer = engine.answer("What did the Progress cargo ship carry to the station crew?")
-        assert len(answer.text) <= budget
-        for source in answer.sources:
-            assert f"[{source.number}]" in answer.text
-            assert all(quote.removesuffix("…") in source.quote for quote in _quoted(answer.text))
-        if answer.text.endswith("…” [1]"):  # cut: only when even the best sentence alone does not fit
-            best = next(part for part in text.replace(". ", ".\n").split("\n") if part.startswith(answer.text[1:20]))
-            assert len(best) + len("“” [1]") > budget
-        # Adjacent sentences of one passage are quoted together, in document order.
-        quoted_both = quoted_both or all(part in answer.text for part in text.replace(". ", ".\n").split("\n"))
-    assert quoted_both, "some budget should have room for both sentences"
-
-
-def _quoted(text: str) -> list[str]:
-    return [fragment.split("”")[0] for fragment in text.split("“")[1:]]

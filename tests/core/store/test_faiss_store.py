@@ -1,34 +1,24 @@
-"""Index building, incremental reuse, atomic swaps, and what happens when things go wrong."""
+"""The FAISS store: building, incremental reuse, atomic swaps, and what happens when things go wrong."""
 
 from __future__ import annotations
 
 import errno
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bot.core.engine import Engine
 from bot.core.ingest.knowledge import load_documents
 from bot.core.store import faiss_build, faiss_store, faiss_versions
-from bot.core.store.faiss_build import build_index
 from bot.core.store.faiss_store import load_index
 from bot.core.store.faiss_versions import build_lock, current_version
 from bot.core.store.index import IndexBusy, IndexCorrupt, IndexMissing, IndexProblem, IndexSettings, freshness
-from tests.helpers import CountingEmbedder
-
-NEW_DOC = "---\ntitle: Docking\n---\nProgress 71 docked to the Zvezda module after a two-day chase.\n"
-
-
-def build(settings, embedder, **kwargs):
-    index_settings = IndexSettings(embedder.name, settings.chunk_size, settings.chunk_overlap)
-    return build_index(settings.knowledge_dir, settings.index_dir, embedder, index_settings, **kwargs)
+from tests.helpers import NEW_DOC, CountingEmbedder, build_faiss_index
 
 
 def test_build_writes_a_complete_manifest_and_loads(settings, embedder):
-    report = build(settings, embedder)
+    report = build_faiss_index(settings, embedder)
     loaded = load_index(settings.index_dir)
     manifest = loaded.manifest
     assert manifest["model"] == embedder.name == "intfloat/multilingual-e5-small"  # the default
@@ -45,7 +35,7 @@ def test_build_writes_a_complete_manifest_and_loads(settings, embedder):
 
 def test_incremental_reindex_embeds_only_what_changed(settings, embedder):
     spy = CountingEmbedder(embedder)
-    first = build(settings, spy)
+    first = build_faiss_index(settings, spy)
     built = load_index(settings.index_dir)
     unique_texts = {built.chunk_text(i) for i in range(len(built.chunks))} | {
         built.sentence_text(i) for i in range(len(built.sentences))
@@ -53,38 +43,38 @@ def test_incremental_reindex_embeds_only_what_changed(settings, embedder):
     assert first.full_rebuild and spy.embedded == first.embedded == len(unique_texts)
 
     spy.calls.clear()
-    unchanged = build(settings, spy)
+    unchanged = build_faiss_index(settings, spy)
     assert spy.embedded == 0 and unchanged.embedded == 0
     assert unchanged.added == unchanged.updated == unchanged.removed == []
 
     (settings.knowledge_dir / "docking.md").write_text(NEW_DOC, encoding="utf-8")
     spy.calls.clear()
-    added = build(settings, spy)
+    added = build_faiss_index(settings, spy)
     assert added.added == ["docking"]
     assert spy.embedded == 1  # its one sentence, which is also its one chunk: nothing else re-embedded
     assert added.reused == len(unique_texts)
 
     (settings.knowledge_dir / "docking.md").unlink()
-    removed = build(settings, spy)
+    removed = build_faiss_index(settings, spy)
     assert removed.removed == ["docking"]
     assert "docking" not in load_index(settings.index_dir).documents
 
 
 def test_reused_vectors_equal_fresh_ones(settings, embedder):
-    build(settings, embedder)
+    build_faiss_index(settings, embedder)
     (settings.knowledge_dir / "docking.md").write_text(NEW_DOC, encoding="utf-8")
-    build(settings, embedder)
+    build_faiss_index(settings, embedder)
     incremental = load_index(settings.index_dir)
-    build(settings, embedder, rebuild=True)
+    build_faiss_index(settings, embedder, rebuild=True)
     fresh = load_index(settings.index_dir)
     assert np.allclose(incremental.sentence_vectors, fresh.sentence_vectors, atol=1e-5)
 
 
 def test_changed_chunking_forces_a_full_rebuild(settings, embedder):
-    build(settings, embedder)
+    build_faiss_index(settings, embedder)
     spy = CountingEmbedder(embedder)
     changed = settings.model_copy(update={"chunk_size": 300})
-    report = build(changed, spy)
+    report = build_faiss_index(changed, spy)
     assert report.full_rebuild and report.reused == 0
     assert freshness(
         load_index(settings.index_dir),
@@ -94,7 +84,7 @@ def test_changed_chunking_forces_a_full_rebuild(settings, embedder):
 
 
 def test_failure_mid_build_leaves_the_previous_index_serving(settings, embedder, monkeypatch):
-    build(settings, embedder)
+    build_faiss_index(settings, embedder)
     before = current_version(settings.index_dir)
     (settings.knowledge_dir / "docking.md").write_text(NEW_DOC, encoding="utf-8")
 
@@ -103,19 +93,19 @@ def test_failure_mid_build_leaves_the_previous_index_serving(settings, embedder,
 
     monkeypatch.setattr(faiss_build, "_write_manifest", crash)
     with pytest.raises(RuntimeError, match="crash mid-build"):
-        build(settings, embedder)
+        build_faiss_index(settings, embedder)
     assert current_version(settings.index_dir) == before
     assert "docking" not in load_index(settings.index_dir).documents
     assert not list(settings.index_dir.glob(".tmp-*")), "a failed build must clean up after itself"
 
 
 def test_a_crash_leftover_is_ignored_then_cleaned(settings, embedder):
-    build(settings, embedder)
+    build_faiss_index(settings, embedder)
     leftover = settings.index_dir / ".tmp-deadbeef"
     leftover.mkdir()
     (leftover / "chunks.faiss").write_bytes(b"half written")
     assert load_index(settings.index_dir).chunks
-    build(settings, embedder)
+    build_faiss_index(settings, embedder)
     assert not leftover.exists()
 
 
@@ -128,7 +118,7 @@ def test_missing_index_says_what_to_run(tmp_path: Path):
     "damage", ["truncate_faiss", "garbage_manifest", "bad_pointer", "dangling_pointer", "missing_file"]
 )
 def test_corrupt_index_gives_a_clear_error(settings, embedder, damage):
-    build(settings, embedder)
+    build_faiss_index(settings, embedder)
     version = current_version(settings.index_dir)
     if damage == "truncate_faiss":
         data = (version / "chunks.faiss").read_bytes()
@@ -146,86 +136,36 @@ def test_corrupt_index_gives_a_clear_error(settings, embedder, damage):
 
 
 def test_rebuild_recovers_from_a_corrupt_index(settings, embedder):
-    build(settings, embedder)
+    build_faiss_index(settings, embedder)
     version = current_version(settings.index_dir)
     (version / "chunks.faiss").write_bytes(b"garbage")
-    build(settings, embedder)  # a corrupt previous index is not reused, but does not stop the build
+    build_faiss_index(settings, embedder)  # a corrupt previous index is not reused, but does not stop the build
     assert load_index(settings.index_dir).chunks
-
-
-def test_stale_index_is_detected_and_open_updates_it(settings, embedder):
-    engine = Engine(settings, embedder)
-    engine.open()
-    (settings.knowledge_dir / "docking.md").write_text(NEW_DOC, encoding="utf-8")
-    stale = engine.freshness()
-    assert stale.stale and stale.added == ["docking"]
-    notices: list[str] = []
-    Engine(settings, embedder).open(notify=notices.append)
-    assert notices and "out of date" in notices[0]
-    reopened = Engine(settings, embedder)
-    reopened.load()
-    assert not reopened.freshness().stale
 
 
 def test_two_builds_never_run_at_once(settings, embedder):
     with build_lock(settings.index_dir), pytest.raises(IndexBusy):
-        build(settings, embedder)
-
-
-def test_engine_refuses_a_second_concurrent_reindex(settings, embedder, monkeypatch):
-    engine = Engine(settings, embedder)
-    started, release = threading.Event(), threading.Event()
-    real_build = faiss_build.build_index
-
-    def slow_build(*args, **kwargs):
-        started.set()
-        release.wait(10)
-        return real_build(*args, **kwargs)
-
-    monkeypatch.setattr(faiss_store, "build_index", slow_build)
-    worker = threading.Thread(target=engine.reindex)
-    worker.start()
-    try:
-        assert started.wait(10)
-        with pytest.raises(IndexBusy):
-            engine.reindex()
-    finally:
-        release.set()
-        worker.join()
-    assert engine.index.chunks
+        build_faiss_index(settings, embedder)
 
 
 def test_broken_document_is_skipped_and_reported_by_the_build(settings, embedder):
     (settings.knowledge_dir / "broken.md").write_bytes(b"---\ntitle: [oops\n---\nText.\n")
-    report = build(settings, embedder)
+    report = build_faiss_index(settings, embedder)
     assert [e.path.endswith("broken.md") for e in report.errors] == [True]
     manifest = load_index(settings.index_dir).manifest
     assert manifest["skipped"][0]["reason"].startswith("invalid YAML")
     assert len(manifest["documents"]) == 3
 
 
-def test_reload_picks_up_an_index_built_by_another_process(settings, embedder):
-    engine = Engine(settings, embedder)
-    engine.open()
-    assert not engine.reload_if_changed()
-    (settings.knowledge_dir / "docking.md").write_text(NEW_DOC, encoding="utf-8")
-    build(settings, embedder)  # as `launchbot index` would, outside this engine
-    assert engine.reload_if_changed()
-    assert "docking" in engine.index.documents
-
-
 def test_a_full_rebuild_reports_changes_against_the_live_index(settings, embedder):
-    build(settings, embedder)
-    report = build(settings, embedder, rebuild=True)
+    build_faiss_index(settings, embedder)
+    report = build_faiss_index(settings, embedder, rebuild=True)
     assert report.full_rebuild and report.reused == 0
     assert report.added == [] and len(report.unchanged) == 3
 
 
-# --------------------------------------------------------------------------- concurrency and faults
-
-
 def test_a_reader_outrun_by_builds_loads_the_new_live_version(settings, embedder, monkeypatch):
-    build(settings, embedder)
+    build_faiss_index(settings, embedder)
     real_load = faiss_store._load_version
     overtaken: list[Path] = []
 
@@ -233,7 +173,7 @@ def test_a_reader_outrun_by_builds_loads_the_new_live_version(settings, embedder
         if not overtaken:  # this reader read CURRENT, then stalled while builds finished
             overtaken.append(version)
             for _ in range(faiss_versions.KEEP_VERSIONS + 1):
-                build(settings, embedder)
+                build_faiss_index(settings, embedder)
         return real_load(version)
 
     monkeypatch.setattr(faiss_store, "_load_version", overtaken_by_builds)
@@ -244,43 +184,9 @@ def test_a_reader_outrun_by_builds_loads_the_new_live_version(settings, embedder
 
 def test_cleanup_keeps_recent_versions_for_readers(settings, embedder):
     for _ in range(4):
-        build(settings, embedder)
+        build_faiss_index(settings, embedder)
     versions = sorted(p for p in settings.index_dir.glob("v*") if p.is_dir())
     assert len(versions) == faiss_versions.KEEP_VERSIONS >= 3
-
-
-def test_reload_waits_for_a_reindex_and_never_installs_an_older_version(settings, embedder, monkeypatch):
-    engine = Engine(settings, embedder)
-    engine.open()
-    (settings.knowledge_dir / "docking.md").write_text(NEW_DOC, encoding="utf-8")
-    build(settings, embedder)  # another process: CURRENT moves on
-    reloaded_during_build: list[bool] = []
-    real_build = engine.store.build
-
-    def build_and_try_reload(*args, **kwargs):
-        reloaded_during_build.append(engine.reload_if_changed())
-        return real_build(*args, **kwargs)
-
-    monkeypatch.setattr(engine.store, "build", build_and_try_reload)
-    engine.reindex()
-    assert reloaded_during_build == [False]  # one lock: no reload while this engine reindexes
-    newest = engine.index.path
-    older = sorted(p for p in settings.index_dir.glob("v*") if p != newest)[-1]
-    monkeypatch.setattr(engine.store, "current_version", lambda: older)  # a stale read of CURRENT
-    assert not engine.reload_if_changed()
-    assert engine.index.path == newest
-
-
-def test_open_answers_from_the_live_index_while_another_process_builds(settings, embedder):
-    Engine(settings, embedder).open()
-    (settings.knowledge_dir / "docking.md").write_text(NEW_DOC, encoding="utf-8")
-    notices: list[str] = []
-    engine = Engine(settings, embedder)
-    with build_lock(settings.index_dir):  # as `launchbot index` in another process
-        engine.open(notify=notices.append)
-    assert any("being updated" in notice for notice in notices)
-    assert engine.answer("Where was the rocket launched from?").answered
-    assert "docking" not in engine.index.documents
 
 
 def no_space(*args, **kwargs):
@@ -288,12 +194,12 @@ def no_space(*args, **kwargs):
 
 
 def test_a_full_disk_is_one_line_and_the_previous_index_serves(settings, embedder, monkeypatch):
-    build(settings, embedder)
+    build_faiss_index(settings, embedder)
     before = current_version(settings.index_dir)
     (settings.knowledge_dir / "docking.md").write_text(NEW_DOC, encoding="utf-8")
     monkeypatch.setattr(faiss_build.np, "save", no_space)
     with pytest.raises(IndexProblem) as exc:
-        build(settings, embedder)
+        build_faiss_index(settings, embedder)
     message = str(exc.value)
     assert "\n" not in message and "no space left" in message.lower() and "free" in message.lower()
     assert "previous index" in message
@@ -302,7 +208,7 @@ def test_a_full_disk_is_one_line_and_the_previous_index_serves(settings, embedde
 
 
 def test_an_unwritable_index_directory_is_one_line(settings, embedder, monkeypatch):
-    build(settings, embedder)
+    build_faiss_index(settings, embedder)
     before = current_version(settings.index_dir)
     real_mkdir = os.mkdir
 
@@ -313,21 +219,21 @@ def test_an_unwritable_index_directory_is_one_line(settings, embedder, monkeypat
 
     monkeypatch.setattr(os, "mkdir", refuse_inside_index)
     with pytest.raises(IndexProblem) as exc:
-        build(settings, embedder, rebuild=True)
+        build_faiss_index(settings, embedder, rebuild=True)
     message = str(exc.value)
     assert "\n" not in message and str(settings.index_dir) in message and "writable" in message
     assert current_version(settings.index_dir) == before
 
 
 def test_current_made_a_directory_is_fixed_by_the_suggested_rebuild(settings, embedder):
-    build(settings, embedder)
+    build_faiss_index(settings, embedder)
     pointer = settings.index_dir / "CURRENT"
     pointer.unlink()
     pointer.mkdir()
     with pytest.raises(IndexCorrupt, match="launchbot index --rebuild") as exc:
         load_index(settings.index_dir)
     assert "\n" not in str(exc.value)
-    build(settings, embedder, rebuild=True)
+    build_faiss_index(settings, embedder, rebuild=True)
     assert load_index(settings.index_dir).chunks
 
 
