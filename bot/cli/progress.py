@@ -32,7 +32,10 @@ class ProgressLines:
     """A line every ``every`` seconds (and when embedding ends): counts, share done and time left."""
 
     def __init__(
-        self, stream: TextIO | None = None, every: float = LINE_EVERY_SECONDS, clock: Callable[[], float] = time.monotonic
+        self,
+        stream: TextIO | None = None,
+        every: float = LINE_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream or sys.stderr
         self.every = every
