@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from bot.cli.progress import build_progress
 from bot.config import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -179,20 +180,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _engine(settings: Settings):
+    """The engine, open: a missing or stale index is built first, its progress on stderr."""
     from bot.core.engine import Engine
 
     engine = Engine(settings)
-    engine.open(notify=lambda message: print(message, file=sys.stderr))
+    progress = build_progress()
+    try:
+        engine.open(notify=lambda message: print(message, file=sys.stderr), progress=progress)
+    finally:
+        progress.close()
     return engine
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from bot.core.engine import Engine
 
-    report = Engine(settings).reindex(rebuild=args.rebuild, progress=sys.stderr.isatty())
+    progress = build_progress()
+    try:
+        report = Engine(settings).reindex(rebuild=args.rebuild, progress=progress)
+    finally:
+        progress.close()
     for error in report.errors:
         print(f"skipped {error}", file=sys.stderr)
     print(report.summary())
+    if report.warning():
+        print(f"warning: {report.warning()}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 LINE_EVERY_SECONDS = 5.0
+QUIET_SECONDS = 2.0  # work shorter than this shows no progress at all
 
 
 def describe(status: Any) -> str:
@@ -29,16 +30,19 @@ def remaining(seconds: float) -> str:
 
 
 class ProgressLines:
-    """A line every ``every`` seconds (and when embedding ends): counts, share done and time left."""
+    """A line every ``every`` seconds, the first once the work has taken ``delay`` seconds (a small
+    update says nothing), and a last one when embedding ends: counts, share done and time left."""
 
     def __init__(
         self,
         stream: TextIO | None = None,
         every: float = LINE_EVERY_SECONDS,
+        delay: float = QUIET_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream or sys.stderr
         self.every = every
+        self.delay = delay
         self.clock = clock
         self.started: float | None = None
         self.last: float | None = None
@@ -46,23 +50,24 @@ class ProgressLines:
     def __call__(self, status: Any) -> None:
         now = self.clock()
         if self.started is None:
-            self.started = self.last = now
-            self._say(f"indexing {describe(status)}; {status.texts:,} texts to embed")
-            return
+            self.started = now
         finished = status.embedded >= status.texts
-        if now - self.last < self.every and not finished:
+        if self.last is None and (finished or now - self.started < self.delay):
+            return
+        if self.last is not None and now - self.last < self.every and not finished:
             return
         self.last = now
         share = status.embedded / status.texts if status.texts else 1.0
         elapsed = now - self.started
         left = f", about {remaining(elapsed / share - elapsed)} left" if 0 < share < 1 else ""
-        self._say(f"embedded {status.embedded:,} of {status.texts:,} texts ({share:.0%}){left}")
+        print(
+            f"indexing {describe(status)}: embedded {status.embedded:,} of {status.texts:,} texts ({share:.0%}){left}",
+            file=self.stream,
+            flush=True,
+        )
 
     def close(self) -> None:
         pass
-
-    def _say(self, line: str) -> None:
-        print(line, file=self.stream, flush=True)
 
 
 class ProgressBar:
@@ -77,7 +82,13 @@ class ProgressBar:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=status.texts, desc=f"indexing {describe(status)}", unit="text", file=self.stream)
+            self.bar = tqdm(
+                total=status.texts,
+                desc=f"indexing {describe(status)}",
+                unit="text",
+                file=self.stream,
+                delay=QUIET_SECONDS,
+            )
         self.bar.update(status.embedded - self.bar.n)
 
     def close(self) -> None:
@@ -88,4 +99,4 @@ class ProgressBar:
 def build_progress(stream: TextIO | None = None) -> ProgressBar | ProgressLines:
     """A bar on a terminal, lines elsewhere."""
     stream = stream or sys.stderr
-    return ProgressBar(stream) if stream.isatty() else ProgressLines(stream)
+    return ProgressBar(stream) if stream.isatty() else ProgressLines(stream, LINE_EVERY_SECONDS, QUIET_SECONDS)

@@ -552,7 +552,8 @@ class TelegramBot:
             )
             return
         skipped = f"\nSkipped: {len(report.errors)}" if report.errors else ""
-        await self.reply(message, plain(f"Reindexed: {report.summary()}") + skipped)
+        warning = f"\nWarning: {report.warning()}." if report.warning() else ""
+        await self.reply(message, plain(f"Reindexed: {report.summary()}{warning}") + skipped)
 
     async def _days(self, message: Message, args: list[str] | None, default: int) -> int:
         """The optional [days] argument, or 0 after telling the member what is wrong with it."""
