@@ -31,13 +31,23 @@ def run(capsys, *argv) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def built(capsys, root: Path) -> list[str]:
-    """A knowledge copy under ``root``, its index built, then a document added: the index is stale."""
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """The launch articles and their index, built once for the module."""
+    root = tmp_path_factory.mktemp("template")
     shutil.copytree(KNOWLEDGE, root / "knowledge")
-    args = ["--knowledge", str(root / "knowledge"), "--index", str(root / "index")]
-    assert run(capsys, "index", *args)[0] == 0
+    assert main(["index", "--knowledge", str(root / "knowledge"), "--index", str(root / "index")]) == 0
+    return root
+
+
+def stale(template: Path, root: Path, index: Path | None = None) -> list[str]:
+    """A copy of the built articles and index under ``root`` (the index at ``index`` if given), then a
+    document added: the index is stale."""
+    index = index or root / "index"
+    shutil.copytree(template / "knowledge", root / "knowledge")
+    shutil.copytree(template / "index", index, dirs_exist_ok=True)
     (root / "knowledge" / "docking.md").write_text(NEW_DOCUMENT, encoding="utf-8")
-    return args
+    return ["--knowledge", str(root / "knowledge"), "--index", str(index)]
 
 
 def short_write(*args, **kwargs):
@@ -54,16 +64,16 @@ def assert_answered_from_the_stale_index(code: int, out: str, err: str) -> list[
     return said[-1]
 
 
-def test_ask_answers_from_the_live_index_when_a_full_disk_stops_the_update(capsys, tmp_path, monkeypatch):
-    args = built(capsys, tmp_path)
+def test_ask_answers_from_the_live_index_when_a_full_disk_stops_the_update(capsys, template, tmp_path, monkeypatch):
+    args = stale(template, tmp_path)
     monkeypatch.setattr(np, "save", short_write)
     said = assert_answered_from_the_stale_index(*run(capsys, "ask", "--json", *args, QUESTION))
     assert "the disk is full" in said and re.search(r"a build needs about [\d.,]+ (kB|MB)", said)
     assert "requested and" not in said
 
 
-def test_chat_answers_too_and_index_still_fails_naming_the_full_disk(capsys, tmp_path, monkeypatch):
-    args = built(capsys, tmp_path)
+def test_chat_answers_too_and_index_still_fails_naming_the_full_disk(capsys, template, tmp_path, monkeypatch):
+    args = stale(template, tmp_path)
     monkeypatch.setattr(np, "save", short_write)
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{QUESTION}\n/quit\n"))
     code, out, err = run(capsys, "chat", *args)
@@ -97,11 +107,8 @@ def small_disk():
     mount.rmdir()
 
 
-def test_a_really_full_disk(capsys, tmp_path, small_disk: Path):
-    shutil.copytree(KNOWLEDGE, tmp_path / "knowledge")
-    args = ["--knowledge", str(tmp_path / "knowledge"), "--index", str(small_disk / "index")]
-    assert run(capsys, "index", *args)[0] == 0
-    (tmp_path / "knowledge" / "docking.md").write_text(NEW_DOCUMENT, encoding="utf-8")
+def test_a_really_full_disk(capsys, template, tmp_path, small_disk: Path):
+    args = stale(template, tmp_path, small_disk / "index")
     with (small_disk / "filler").open("wb") as filler:  # fill what is left
         try:
             while True:
@@ -126,7 +133,7 @@ def as_nobody(*argv: str, home: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_an_index_directory_another_user_cannot_write(capsys):
+def test_an_index_directory_another_user_cannot_write(capsys, template):
     """As the unprivileged user ``nobody``: root may write anywhere, so the test cannot run as root."""
     if os.geteuid() != 0:
         pytest.skip("switching to the user nobody needs root")
@@ -139,7 +146,7 @@ def test_an_index_directory_another_user_cannot_write(capsys):
             pytest.skip(f"the user nobody cannot run {sys.executable}: {exc}")
         if probe.returncode != 0:
             pytest.skip(f"the user nobody cannot import launchbot here: {probe.stderr.strip()[-200:]}")
-        args = built(capsys, root)
+        args = stale(template, root)
         result = as_nobody("-m", "bot.cli.main", "ask", "--json", *args, QUESTION, home=root)
         said = assert_answered_from_the_stale_index(result.returncode, result.stdout, result.stderr)
         assert "permission denied" in said and "Make it writable" in said
@@ -147,11 +154,11 @@ def test_an_index_directory_another_user_cannot_write(capsys):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_a_read_only_mounted_index_directory(capsys, tmp_path):
+def test_a_read_only_mounted_index_directory(capsys, template, tmp_path):
     """The index directory bind-mounted read-only: even root cannot write there."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("a read-only bind mount needs root")
-    args = built(capsys, tmp_path)
+    args = stale(template, tmp_path)
     index = str(tmp_path / "index")
     mounted = subprocess.run(["mount", "--bind", index, index], capture_output=True)
     if mounted.returncode != 0:
