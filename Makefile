@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install chat test lint eval eval-squad calibrate bench index discord telegram serve clean
+.PHONY: install chat test lint eval eval-squad calibrate train-reader bench index discord telegram serve clean
 
 install: $(STAMP)
 
@@ -42,6 +42,11 @@ eval-squad: install
 # answers every SQuAD half-dev and launch calibration question once (~15 minutes here), then fits.
 calibrate: install
 	$(BIN)/python -m bot.calibration
+
+# Train the reader on ../shared/data/squad/ and ship it to bot/core/answering/reader_model/ (ONNX int8
+# and its model card): seeded, resumable from data/reader/; about two hours on 2 shared cores.
+train-reader: install
+	$(BIN)/python -m bot.training
 
 bench: install
 	$(BIN)/python -m benchmarks

@@ -25,7 +25,8 @@ from bot.core.answering.compose import DETAILS, DETAILS_LABEL, Answer, Source
 from bot.core.answering.conversation import Turn, context_for, quoted_sentences, turn_of
 from bot.core.answering.pipeline import AnswerSettings, Helpers, answer_question, ranking_candidates
 from bot.core.answering.question import INVISIBLE, clean_question
-from bot.core.answering.ranking import Ranking, ranking_of
+from bot.core.answering.ranking import Ranking, ranking_of, reranking_of
+from bot.core.answering.reader import shared_reader
 from bot.core.answering.retrieval import Retriever
 from bot.core.embed.embedding import Embedder, ModelLoadError
 from bot.core.ingest.knowledge import load_documents
@@ -187,7 +188,15 @@ class Engine:
         )
         calibration = load_calibration(index.model)
         decider = Decider(calibration, s.min_confidence, s.answer_threshold)
-        helpers = Helpers.for_index(index, load_aliases(s.knowledge_dir), decider, ranking_of(calibration))
+        ranking = ranking_of(calibration)
+        helpers = Helpers.for_index(
+            index,
+            load_aliases(s.knowledge_dir),
+            decider,
+            ranking,
+            shared_reader(),
+            reranking_of(calibration, ranking),
+        )
         self._live = _Live(index, retriever, helpers)
         logger.info("serving index %s (%d chunks)", index.path.name, len(index.chunks))
         return True
@@ -201,15 +210,17 @@ class Engine:
         context = context_for(question, history) if isinstance(question, str) else None
         return answer_question(question, live.retriever, self.answer_settings, context, live.helpers)
 
-    def ranking_candidates(self, question: str) -> list[tuple[str, dict[str, float]]]:
-        """Every candidate sentence of ``question`` with its ranking features (``make calibrate``)."""
+    def ranking_candidates(self, question: str, read: bool = False) -> list[tuple[str, dict[str, float]]]:
+        """Every candidate sentence of ``question`` with its ranking features (``make calibrate``);
+        ``read``: the ones the reader read, with what it said."""
         live = self._require_live()
-        return ranking_candidates(question, live.retriever, self.answer_settings, live.helpers)
+        return ranking_candidates(question, live.retriever, self.answer_settings, live.helpers, read)
 
-    def use_ranking(self, ranking: Ranking) -> None:
+    def use_ranking(self, ranking: Ranking, reranking: Ranking | None = None) -> None:
         """Rank with these weights from now on (``make calibrate`` fits them before the rest)."""
         live = self._require_live()
-        self._live = replace(live, helpers=replace(live.helpers, ranking=ranking))
+        reranking = reranking or reranking_of(None, ranking)
+        self._live = replace(live, helpers=replace(live.helpers, ranking=ranking, reranking=reranking))
 
     def _require_live(self) -> _Live:
         if self._live is None:

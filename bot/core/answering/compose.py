@@ -111,8 +111,9 @@ def compose(index: KnowledgeIndex, ranked: list[Scored], follow_ratio: float, bu
     """The quotes to show, in order: runs of consecutive sentences (one quote each).
 
     The best sentence leads (with the sentence naming its subject when it opens with a pronoun);
-    close runners-up follow while the answer stays within budget, each passage's quotes in
-    document order. A runner-up that opens with a pronoun comes only with its antecedent."""
+    close runners-up that the reader says answer too follow while the answer stays within budget,
+    each passage's quotes in document order. A runner-up that opens with a pronoun comes only with
+    its antecedent."""
     best = ranked[0]
     by_id = {c.sentence_id: c for c in ranked}
     lead = [best.sentence_id]
@@ -121,10 +122,13 @@ def compose(index: KnowledgeIndex, ranked: list[Scored], follow_ratio: float, bu
         lead.insert(0, before)
     chosen = set(lead)
     used = _cost(index, lead)
+    # Once the reader has read the question, a runner-up is quoted only if it says that one answers
+    # too: being related is not enough, and an unread one (another script) cannot show it answers.
+    reading = any(c.reader is not None for c in ranked)
     for candidate in ranked[1:]:
         if len(chosen) >= MAX_QUOTED_SENTENCES or candidate.score < follow_ratio * best.score:
             break
-        if candidate.sentence_id in chosen:
+        if candidate.sentence_id in chosen or (reading and not candidate.answers):
             continue
         wanted = [candidate.sentence_id]
         before = antecedent(index, candidate.sentence_id)

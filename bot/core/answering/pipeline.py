@@ -12,6 +12,8 @@ the next a small typed object:
    folded through the maintainers' aliases, the kind of answer asked for noted;
 3. **gather** (``candidates``) -> ``Candidate`` list: the sentences of the best passages;
 4. **score** (``scoring``) -> ``Scored`` list, best first: relevance, and the learned ranking;
+   then **read** (``reader``): a trained cross-encoder reads the best 16 with the question, and
+   they are ranked again with what it says (its logit leads that second ranking);
 5. **decide** (``decision``) -> ``Decision``: whether the best sentence answers at all, by the
    calibrated answerability model (``answerability``);
 6. **compose** (``compose``) -> ``Answer``: the answer-holding sentence first, further quotes in
@@ -31,6 +33,7 @@ from bot.core.answering.conversation import Context
 from bot.core.answering.decision import decide
 from bot.core.answering.question import clean_question
 from bot.core.answering.ranking import HAND_SET, Ranking
+from bot.core.answering.reader import Reader, read_candidates
 from bot.core.answering.reading import NO_ALIASES, read_question
 from bot.core.answering.retrieval import Retriever
 from bot.core.answering.scoring import score_sentences
@@ -58,13 +61,21 @@ class Helpers:
     speller: Speller | None = None
     decider: Decider = RELEVANCE_ONLY
     ranking: Ranking = HAND_SET
+    reader: Reader | None = None  # None: the first ranking stands (no reader files)
+    reranking: Ranking = HAND_SET  # the ranking once the reader has read the best candidates
 
     @classmethod
     def for_index(
-        cls, index: KnowledgeIndex, aliases: Aliases, decider: Decider, ranking: Ranking = HAND_SET
+        cls,
+        index: KnowledgeIndex,
+        aliases: Aliases,
+        decider: Decider,
+        ranking: Ranking = HAND_SET,
+        reader: Reader | None = None,
+        reranking: Ranking = HAND_SET,
     ) -> Helpers:
         speller = Speller(lambda: (index.sentence_text(i) for i in range(len(index.sentences))))
-        return cls(aliases, speller, decider, ranking)
+        return cls(aliases, speller, decider, ranking, reader, reranking)
 
 
 def answer_question(
@@ -90,6 +101,7 @@ def answer_question(
     if not candidates:
         return Answer(clean.text, False, DECLINE)
     ranked = score_sentences(index, asked, candidates, helpers.ranking)
+    ranked = read_candidates(index, asked, ranked, helpers.reader, helpers.reranking)
     decision = decide(index, asked, ranked, helpers.decider)
     if not decision.answers:
         return decline(clean.text, index, ranked, decision)
@@ -97,11 +109,15 @@ def answer_question(
 
 
 def ranking_candidates(
-    question: str, retriever: Retriever, settings: AnswerSettings, helpers: Helpers
+    question: str, retriever: Retriever, settings: AnswerSettings, helpers: Helpers, read: bool = False
 ) -> list[tuple[str, dict[str, float]]]:
     """Every candidate sentence of a question with what the ranking reads of it (``make calibrate``
-    fits the ranking weights on these)."""
+    fits the ranking weights on these); ``read``: only those the reader was given, with what it
+    said (the second ranking is fitted on these)."""
     asked = read_question(question, retriever, helpers.aliases, helpers.speller)
     candidates = gather_candidates(asked, retriever, settings.top_k, settings.sentence_candidates)
     ranked = score_sentences(retriever.index, asked, candidates, helpers.ranking) if candidates else []
+    if read:
+        ranked = read_candidates(retriever.index, asked, ranked, helpers.reader, helpers.reranking)
+        ranked = [c for c in ranked if "unread" in c.values]
     return [(retriever.index.sentence_text(c.sentence_id), c.values) for c in ranked]

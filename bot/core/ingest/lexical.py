@@ -122,8 +122,9 @@ class Lexicon:
         return math.log(1 + (self.documents - df + 0.5) / (df + 0.5))
 
     def coverage(self, query_terms: Sequence[str], text_terms: Iterable[str]) -> float:
-        """Share of the query's idf mass that ``text_terms`` contain, in [0, 1]."""
-        unique = set(query_terms)
+        """Share of the query's idf mass that ``text_terms`` contain, in [0, 1]. Terms are summed in
+        the query's order (not a set's), so a score is the same in every process."""
+        unique = dict.fromkeys(query_terms)
         total = sum(self.idf(term) for term in unique)
         if total == 0:
             return 0.0
@@ -133,7 +134,7 @@ class Lexicon:
     def specificity(self, query_terms: Sequence[str]) -> float:
         """Mean idf of the query's terms relative to the rarest possible term, in [0, 1]: near 0 when
         every term is everywhere (so matching them says little about a sentence)."""
-        unique = set(query_terms)
+        unique = dict.fromkeys(query_terms)
         if not unique:
             return 0.0
         return sum(self.idf(term) for term in unique) / len(unique) / self.rarest
