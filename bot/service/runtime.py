@@ -214,11 +214,12 @@ async def _drain(services: Services, running: asyncio.Task, hurry: asyncio.Event
     elif not running.cancelled() and running.exception() is not None:
         logger.warning("a front end failed while stopping: %s", running.exception())
     took = time.monotonic() - started
-    what = f"stopped on {services.stop_signal}: {in_flight} question(s) in flight"
     if left:
         why = "a second signal" if hurry.is_set() else f"ops.drain_seconds ({seconds:g} s)"
-        return f"{what}, {left} not sent: stopped by {why} after {took:.1f} s"
-    return f"{what} finished and sent in {took:.1f} s"
+        return f"stopped on {services.stop_signal}: {left} of {in_flight} question(s) in flight not sent, cut by {why}"
+    if not in_flight:
+        return f"stopped on {services.stop_signal} in {took:.1f} s: nothing was in flight"
+    return f"stopped on {services.stop_signal}: the {in_flight} question(s) in flight answered and sent in {took:.1f} s"
 
 
 def _on_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[str], None]) -> list[int]:
