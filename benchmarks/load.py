@@ -42,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -251,9 +251,10 @@ class Load:
 
     # ------------------------------------------------------------------ inside `launchbot serve`
 
-    def install(self) -> None:
-        """Replace the two platform clients by the stand-ins, for this process only."""
-        load, real_build = self, bot.telegram.app.build_application
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """The two platform clients replaced by the stand-ins while ``serve`` runs."""
+        load, real_build, real_start = self, bot.telegram.app.build_application, LaunchBot.start
 
         def build(services, secret, **kwargs):
             load.watch(services)
@@ -274,8 +275,11 @@ class Load:
             await client.services.stopping.wait()
             await driving
 
-        bot.telegram.app.build_application = build
-        LaunchBot.start = start
+        bot.telegram.app.build_application, LaunchBot.start = build, start
+        try:
+            yield
+        finally:
+            bot.telegram.app.build_application, LaunchBot.start = real_build, real_start
 
 
 def _settle(question: Question, outcome: str) -> None:
@@ -349,7 +353,7 @@ def _git_head() -> str:
     return "?"
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="4,8,12,16,20,24,28,32", help="questions a second, in order")
     parser.add_argument("--seconds", type=float, default=20.0, help="arrivals per rate (default 20 s)")
@@ -357,72 +361,123 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=20_000, help="members per platform asking (default 20,000)")
     parser.add_argument("--guilds", type=int, default=200, help="Discord servers they ask in (default 200)")
     parser.add_argument("--give-up-ms", type=float, default=5000, help="stop once a rate's p99 passes this")
+    parser.add_argument("--floor-seconds", type=float, default=8.0, help="how long the engine-alone floor runs")
     parser.add_argument("--postgres", action="store_true", help="index and state on PostgreSQL, limits in Redis")
     parser.add_argument("--restart-postgres", action="store_true", help="restart PostgreSQL mid-way through each rate")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     args.rates = [float(rate) for rate in args.rates.split(",")]
     args.postgres = args.postgres or args.restart_postgres
+    return args
+
+
+def run(args: argparse.Namespace, engine: Engine | None = None) -> tuple[dict, list[Step]]:
+    """Build the index, measure the floor, run ``serve`` under the load; (facts, one Step per rate).
+    ``engine``: an opened engine over the launch articles to use instead (the smoke test)."""
+    questions = launch_questions()
+    facts: dict = {"main": _git_head(), "machine": machine_info()}
+    servers: list = []
+    with tempfile.TemporaryDirectory(prefix="launchbot-load-") as tmp:
+        try:
+            root = Path(tmp)
+            settings, restart = _settings(root, args, servers, engine.settings if engine else None)
+            if engine is None:
+                engine = Engine(settings)
+                engine.open()
+            facts |= {"model": engine.embedder.name, "index": engine.index.path.name, "state": settings.state_backend}
+            rate, p50 = engine_floor(engine, questions, settings.chat.answer_workers, args.floor_seconds)
+            facts["floor"] = {"engine_questions_per_second": round(rate, 1), "engine_p50_ms": round(p50 * 1000, 1)}
+            print(f"floor: the engine alone answers {rate:.1f} q/s ({rate * 60:.0f}/min), p50 {p50 * 1000:.0f} ms")
+            load = Load(args, questions, restart)
+            started = time.monotonic()
+            with load.installed():
+                code = bot.cli.serve.run(settings, engine=engine)
+            facts["stop"] = {"exit": code, "seconds": round(time.monotonic() - started, 1)}
+            facts["metrics"] = _counted(load.services)
+        finally:
+            for server in servers:
+                server.stop()
+    best = max((step.rate for step in load.steps if step.sustained), default=0.0)
+    facts["sustained_questions_per_second"] = best
+    return facts, load.steps
+
+
+def _settings(
+    root: Path, args: argparse.Namespace, servers: list, settings: Settings | None
+) -> tuple[Settings, Callable[[], None] | None]:
+    """Both tokens (for the stand-ins), the ops port, and the databases: SQLite and FAISS files, or a
+    real PostgreSQL (index and state) and Redis, started here (``servers``)."""
+    if settings is None:
+        shutil.copytree(REPO / "knowledge", root / "knowledge")
+        settings = Settings(knowledge_dir=root / "knowledge", index_dir=root / "index")
+    update: dict = {
+        "discord_token": SecretStr(DISCORD_TOKEN),
+        "telegram_token": SecretStr(TOKEN),
+        "chat": settings.chat.model_copy(update={"database": root / "state.sqlite3"}),
+        "ops": settings.ops.model_copy(update={"port": 0}),
+    }
+    restart = None
+    if args.postgres:
+        from tests.servers import ServerUnavailable, create_database, start_postgres, start_redis
+
+        servers.append(start_postgres(root / "pg"))
+        update |= {"index_backend": "postgres", "state_backend": "postgres"}
+        update["database_url"] = SecretStr(create_database(servers[0].url))
+        with contextlib.suppress(ServerUnavailable):
+            servers.append(start_redis())
+            update["redis_url"] = SecretStr(servers[-1].url)
+        if args.restart_postgres:
+            restart = lambda: servers[0].restart(1.0)  # noqa: E731
+    return settings.model_copy(update=update), restart
+
+
+def _counted(services: Services | None) -> dict[str, float]:
+    """The process's own counts from /metrics: questions by outcome, database errors and retries."""
+    if services is None:
+        return {}
+    from prometheus_client.parser import text_string_to_metric_families
+
+    wanted = ("launchbot_questions_total", "launchbot_database_errors_total", "launchbot_database_retries_total")
+    counted: dict[str, float] = {}
+    for family in text_string_to_metric_families(services.metrics.text().decode()):
+        for sample in family.samples:
+            if sample.name in wanted:
+                labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                counted[f"{sample.name}{{{labels}}}"] = sample.value
+    return counted
+
+
+def markdown(steps: list[Step]) -> str:
+    lines = [
+        "| rate | offered | answered | refused | dropped (held back) | failed | p50 | p95 | p99 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in steps:
+        lines.append(
+            f"| {s.rate:g}/s ({s.rate * 60:.0f}/min) | {s.offered} | {s.answered} | {s.refused} | "
+            f"{s.dropped} ({s.held_back}) | {s.failed} | {s.p50_ms:.0f} ms | {s.p95_ms:.0f} ms | {s.p99_ms:.0f} ms |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
     if not args.verbose:  # `serve` logs every question at INFO: only its stop line is wanted here
         for name in ("bot", "telegram", "httpx", "discord"):
             logging.getLogger(name).setLevel(logging.WARNING)
         logging.getLogger("bot.service.runtime").setLevel(logging.INFO)
-
-    questions = launch_questions()
-    facts = {"command": " ".join(["python -m benchmarks.load", *(argv or sys.argv[1:])]), "main": _git_head()}
-    facts["machine"] = machine_info()
-    servers, restart = [], None
-    with tempfile.TemporaryDirectory(prefix="launchbot-load-") as tmp:
-        root = Path(tmp)
-        shutil.copytree(REPO / "knowledge", root / "knowledge")
-        update: dict = {
-            "discord_token": SecretStr(DISCORD_TOKEN),
-            "telegram_token": SecretStr(TOKEN),
-        }
-        settings = Settings(knowledge_dir=root / "knowledge", index_dir=root / "index")
-        settings = settings.model_copy(
-            update={
-                "chat": settings.chat.model_copy(update={"database": root / "state.sqlite3"}),
-                "ops": settings.ops.model_copy(update={"port": 0}),
-            }
-        )
-        if args.postgres:
-            from tests.servers import create_database, start_postgres, start_redis
-
-            servers.append(start_postgres(root / "pg"))
-            update |= {"index_backend": "postgres", "state_backend": "postgres"}
-            update["database_url"] = SecretStr(create_database(servers[0].url))
-            with contextlib.suppress(Exception):
-                servers.append(start_redis())
-                update["redis_url"] = SecretStr(servers[-1].url)
-            if args.restart_postgres:
-                restart = lambda: servers[0].restart(1.0)  # noqa: E731
-        settings = settings.model_copy(update=update)
-        engine = Engine(settings)
-        engine.open()
-        facts["model"] = engine.embedder.name
-        facts["index"] = engine.index.path.name
-        rate, p50 = engine_floor(engine, questions, settings.chat.answer_workers, 8.0)
-        facts["floor"] = {"engine_questions_per_second": round(rate, 1), "engine_p50_ms": round(p50 * 1000, 1)}
-        print(f"floor: the engine alone answers {rate:.1f} q/s ({rate * 60:.0f}/min), p50 {p50 * 1000:.0f} ms")
-
-        load = Load(args, questions, restart)
-        load.install()
-        started = time.monotonic()
-        code = bot.cli.serve.run(settings, engine=engine)
-        facts["stop"] = {"exit": code, "seconds": round(time.monotonic() - started, 1)}
-        for server in servers:
-            server.stop()
-    best = max((step.rate for step in load.steps if step.sustained), default=0.0)
-    facts["sustained_questions_per_second"] = best
-    print(f"\nhighest sustained rate (p99 < {P99_GOAL:g} s, nothing lost): {best:g} q/s = {best * 60:.0f} a minute")
-    print(f"against the engine alone: {best / rate:.2f} of {rate:.1f} q/s" if rate else "")
+    facts, steps = run(args)
+    facts["command"] = " ".join(["python -m benchmarks.load", *(argv if argv is not None else sys.argv[1:])])
+    best, floor = facts["sustained_questions_per_second"], facts["floor"]["engine_questions_per_second"]
+    print(f"\n{markdown(steps)}\n")
+    print(f"highest sustained rate (p99 < {P99_GOAL:g} s, nothing lost): {best:g} q/s = {best * 60:.0f} a minute;")
+    print(f"the engine alone: {floor:g} q/s (ratio {best / floor:.2f}); counted by /metrics: {facts['metrics']}")
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"load-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps({"facts": facts, "steps": [asdict(s) for s in load.steps]}, indent=1, default=str))
+    path.write_text(json.dumps({"facts": facts, "steps": [asdict(s) for s in steps]}, indent=1, default=str))
     print(f"wrote {path}")
-    return 0
+    return facts["stop"]["exit"]
 
 
 if __name__ == "__main__":
