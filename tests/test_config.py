@@ -144,6 +144,7 @@ def test_out_of_range_values_name_the_variable_or_flag(monkeypatch):
         "chat:\n  reload_check_seconds: 0",
         "discord:\n  user_cooldown_seconds: .nan",  # an old name, moved to chat:, still checked
         "telegram:\n  webhook_port: 70000",
+        "ops:\n  drain_seconds: -1",
     ],
 )
 def test_every_setting_is_range_checked(tmp_path: Path, setting):
