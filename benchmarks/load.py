@@ -17,12 +17,14 @@ Open loop: questions arrive at a fixed rate whatever the answers do, alternating
 from a member drawn at random from ``--users`` per platform (so cooldowns and the servers' quotas
 refuse a few, as they would). For each rate, ``--seconds`` of arrivals, then up to ``--settle``
 seconds for the last answers. A question's latency runs from the moment its update is available
-(handed to the poller, or dispatched) to the moment its answer's last message reaches the stand-in.
-Reported per rate: answered (an answer or a decline delivered), refused (a refusal told), dropped
-(nothing sent: refusals not told again within their window, counted by the service, or lost),
-failed (an apology), p50 / p95 / p99, and the highest rate whose p99 stayed under 1 s with nothing
-lost. The floor, measured in the same run: the engine alone answering the same questions
-back-to-back on ``chat.answer_workers`` threads, the most this machine's CPUs allow.
+(handed to the poller, or dispatched) to the moment the platform accepted its answer (the asking
+flow's ``delivered``, which is followed for every question). Reported per rate: answered (an answer
+or a decline delivered), refused (a refusal told), dropped (nothing sent: a refusal not told again
+within its window, as designed, or lost), failed (an apology), p50 / p95 / p99, this process's CPU
+and the machine's load; and the highest rate that held, with every lower one: p99 under 1 s,
+nothing lost, nothing failed. The floor, measured just before each rate in the same run: the
+engine alone answering the same questions back-to-back on ``chat.answer_workers`` threads, the
+most the CPUs it gets allow.
 
 ``--postgres`` runs on a real PostgreSQL (index and state) and Redis from ``tests.servers``;
 ``--restart-postgres`` also restarts PostgreSQL (1 s down) in the middle of every rate.

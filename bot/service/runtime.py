@@ -62,11 +62,10 @@ class Services:
         self.stopping = asyncio.Event()  # set by SIGTERM / SIGINT: stop taking updates, drain, close
         self.stop_signal: str | None = None
         self.handling = 0  # questions being answered or sent right now
-        self.handled_while_stopping = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._reloading: asyncio.Task | None = None
-        self.ops_server: OpsServer | None = None
+        self.ops_server: OpsServer | None = None  # the health and metrics port, once open
         self.metrics.watch(self)
 
     @property
@@ -93,8 +92,6 @@ class Services:
         finally:
             self.handling -= 1
             self.metrics.in_flight.dec()
-            if self.stopping.is_set():
-                self.handled_while_stopping += 1
             if not self.handling:
                 self._idle.set()
 
@@ -103,13 +100,11 @@ class Services:
         await self._idle.wait()
 
     def close(self) -> None:
-        """Close every connection: the state database, Redis, the index store's pool."""
-        for close in (self.storage.close, getattr(self.limiter, "close", None), getattr(self.engine, "close", None)):
+        """Close the connections the services hold: the state database and Redis (the engine's
+        are its owner's to close)."""
+        for close in (self.storage.close, getattr(self.limiter, "close", None)):
             if close is not None:
-                try:
-                    close()
-                except Exception:
-                    logger.warning("closing a connection failed", exc_info=True)
+                _quietly(close)
 
     # ------------------------------------------------------------------ the index
 
@@ -159,6 +154,7 @@ def run_services(
     verbose_logging()
     for secret in secrets:
         install_redaction(secret)
+    owned = engine is None
     if engine is None:
         engine = Engine(settings)
         engine.open(notify=lambda message: print(message, file=sys.stderr))
@@ -171,6 +167,8 @@ def run_services(
         outcome = "stopped at once (interrupted)"
     finally:
         services.close()
+        if owned and hasattr(engine, "close"):
+            _quietly(engine.close)  # the index store's connections
     if outcome:
         logger.info("%s; connections closed", outcome)
 
@@ -220,6 +218,13 @@ async def _drain(services: Services, running: asyncio.Task, hurry: asyncio.Event
     if not in_flight:
         return f"stopped on {services.stop_signal} in {took:.1f} s: nothing was in flight"
     return f"stopped on {services.stop_signal}: the {in_flight} question(s) in flight answered and sent in {took:.1f} s"
+
+
+def _quietly(close: Callable[[], object]) -> None:
+    try:
+        close()
+    except Exception:
+        logger.warning("closing a connection failed", exc_info=True)
 
 
 def _on_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[str], None]) -> list[int]:
