@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
-from bot import database
+from bot.core.engine import postgres_connections
 
 if TYPE_CHECKING:
     from bot.service.runtime import Services
@@ -90,9 +90,8 @@ class _StateCollector(Collector):
 
     def collect(self) -> Iterator:
         services = self.services
-        live = services.engine._live if services.engine is not None else None
-        if live is not None:
-            index = live.index
+        index = services.engine.serving if services.engine is not None else None
+        if index is not None:
             info = InfoMetricFamily("launchbot_index", "The index being served")
             info.add_metric([], {"version": index.path.name, "backend": services.settings.index_backend})
             yield info
@@ -108,9 +107,10 @@ class _StateCollector(Collector):
             "1: rate limits counted in Redis, shared by every process; 0: counted in this process only",
             value=1 if shared else 0,
         )
+        counted = postgres_connections()
         for name, counts, text in (
-            ("launchbot_database_errors", database.ERRORS, "PostgreSQL errors, by store (index, state)"),
-            ("launchbot_database_retries", database.RETRIES, "Operations retried after a lost connection"),
+            ("launchbot_database_errors", counted.ERRORS, "PostgreSQL errors, by store (index, state)"),
+            ("launchbot_database_retries", counted.RETRIES, "Operations retried after a lost connection"),
         ):
             family = CounterMetricFamily(name, text, labels=["store"])
             for store in ("index", "state"):
@@ -143,9 +143,8 @@ def _safely(check: Callable[[], bool]) -> bool:
 async def readiness(services: Services) -> dict[str, str]:
     """Each check's name and "ok" or what is wrong, run at once, each within ``CHECK_SECONDS``."""
     checks: dict[str, Callable[[], Awaitable[None]]] = {"index": lambda: _index_loaded(services)}
-    store = getattr(services.engine, "store", None)
-    if getattr(store, "ping", None) is not None:
-        checks["index database"] = lambda: asyncio.to_thread(store.ping)
+    if services.settings.index_backend == "postgres":
+        checks["index database"] = lambda: asyncio.to_thread(services.engine.ping)
     checks["state database"] = lambda: asyncio.to_thread(services.storage.ping)
     if getattr(services.limiter, "ping", None) is not None:
         checks["redis"] = lambda: asyncio.to_thread(services.limiter.ping)
@@ -169,7 +168,7 @@ async def _run(check: Callable[[], Awaitable[None]]) -> str:
 
 
 async def _index_loaded(services: Services) -> None:
-    if services.engine is None or services.engine._live is None:
+    if services.engine is None or services.engine.serving is None:
         raise RuntimeError("no index loaded")
 
 

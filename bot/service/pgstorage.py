@@ -2,7 +2,7 @@
 
 ``PostgresStorage`` is ``SQLStorage`` (every query, in portable SQL) on a pool of psycopg 3
 connections: only the placeholder style, the connections and how migrations run are its own. A
-PostgreSQL restart fails nothing that can be retried safely (``bot.database``: checked connections,
+PostgreSQL restart fails nothing that can be retried safely (``postgres_connections``: checked connections,
 one retry of reads, idempotent writes, and new rows the server rolled back). The migrations are
 SQLite's (``schema.py`` renders the one list for each), so both databases are always at the same
 schema version, with PostgreSQL's types (identity ids, BIGINT snowflakes, DOUBLE PRECISION times).
@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from bot.config import Settings
-from bot.database import open_pool, retrying
+from bot.core.engine import postgres_connections
 from bot.service.schema import POSTGRES, migrations, statements
 from bot.service.storage import ChatConfig, Origin, SQLiteStorage, SQLStorage, Storage, open_storage
 
@@ -40,14 +40,14 @@ POSTGRES_MIGRATIONS: list[str] = migrations(POSTGRES)
 
 class PostgresStorage(SQLStorage):
     """A small pool of checked connections (calls come from worker threads, a few at a time); an
-    operation whose connection is lost is retried once when that is safe (``bot.database``)."""
+    operation whose connection is lost is retried once when that is safe (``postgres_connections``)."""
 
     PLACEHOLDER = "%s"
     POOL_SIZE = 4
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._pool = open_pool(url, store=STORE, max_size=self.POOL_SIZE)
+        self._pool = postgres_connections().open_pool(url, store=STORE, max_size=self.POOL_SIZE)
         self._local = threading.local()  # per thread: whether its transaction got as far as COMMIT
         self.migrate()
 
@@ -67,7 +67,7 @@ class PostgresStorage(SQLStorage):
             self._local.committing = True  # the body is done: what fails now may fail at COMMIT
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        return retrying(STORE, lambda: self._read_once(sql, params))
+        return postgres_connections().retrying(STORE, lambda: self._read_once(sql, params))
 
     def _read_once(self, sql: str, params: Sequence[Any]) -> list[tuple]:
         with self._pool.connection() as conn:
@@ -75,12 +75,13 @@ class PostgresStorage(SQLStorage):
 
     def _idempotent(self, write: Callable[[], T]) -> T:
         """A write that may safely run twice (an update to a value, an upsert, a delete)."""
-        return retrying(STORE, write)
+        return postgres_connections().retrying(STORE, write)
 
     def _once(self, write: Callable[[], T]) -> T:
         """A write that must not run twice (a new row): retried only when its connection was lost
         before COMMIT was sent, so the server rolled it back."""
-        return retrying(STORE, write, safe=lambda: not getattr(self._local, "committing", False))
+        committed = lambda: getattr(self._local, "committing", False)  # noqa: E731
+        return postgres_connections().retrying(STORE, write, safe=lambda: not committed())
 
     def record_question(self, origin: Origin, **fields: Any) -> int:
         return self._once(lambda: super(PostgresStorage, self).record_question(origin, **fields))

@@ -1,4 +1,4 @@
-"""One retry after a lost connection, and only when it is safe: ``bot.database.retrying``."""
+"""One retry after a lost connection, and only when it is safe: ``postgres_pool.retrying``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import psycopg
 import pytest
 from psycopg_pool import PoolTimeout
 
-from bot import database
-from bot.database import connection_lost, retrying
+from bot.core.store import postgres_pool
+from bot.core.store.postgres_pool import connection_lost, retrying
 
 LOST = psycopg.OperationalError("server closed the connection unexpectedly")
 
@@ -26,7 +26,7 @@ class Flaky:
 
 
 def counts() -> tuple[int, int]:
-    return database.ERRORS["test"], database.RETRIES["test"]
+    return postgres_pool.ERRORS["test"], postgres_pool.RETRIES["test"]
 
 
 def test_a_lost_connection_is_retried_once_and_counted():

@@ -1,16 +1,16 @@
-"""PostgreSQL connections for both stores that use one (the index, ``index_backend: postgres``, and
-the state, ``state_backend: postgres``): a pool that checks each connection before handing it out,
-and one transparent retry of an operation whose connection was lost.
+"""PostgreSQL connections for both stores that keep data there: this index (``index_backend:
+postgres``) and the service's state (``state_backend: postgres``, which reaches this module through
+``bot.core.engine.postgres_connections``). A pool checks each connection before handing it out, and
+an operation whose connection was lost is retried once, transparently, when that is safe.
 
-Why both: a PostgreSQL restart (an upgrade, a failover, ``pg_ctl restart``) breaks every open
+Why both: a PostgreSQL restart (an upgrade, a failover, ``pg_ctl restart``) ends every open
 connection. The check finds a stale connection before a question uses it (one empty round trip),
 and the pool opens a new one, waiting up to ``WAIT_SECONDS`` for the server to come back. A server
 that goes away *while* a query runs still fails that query: it is retried once on a fresh
 connection when retrying is safe (a read; an idempotent write; any write whose connection was lost
 before its COMMIT was sent, which the server has rolled back). Everything else is raised as before.
 
-The errors and retries per store are counted here, in plain integers, for ``/metrics``
-(``bot.service.ops``); this module sits beside ``bot.config``, below the core and the service.
+The errors and retries per store are counted here, in plain integers, for ``/metrics``.
 """
 
 from __future__ import annotations
@@ -46,11 +46,14 @@ def open_pool(
     store: str,
     max_size: int,
     configure: Callable[[psycopg.Connection], None] | None = None,
+    probe: bool = True,
 ) -> ConnectionPool:
-    """A pool of autocommit connections to ``url`` (opened lazily, 1 kept open; ``configure`` runs
-    on each new one). Connects once first, so a wrong URL or a server that is down is reported at
-    start-up with PostgreSQL's own words rather than as a pool timeout."""
-    psycopg.connect(url, connect_timeout=CONNECT_SECONDS).close()
+    """A pool of autocommit connections to ``url`` (1 kept open, up to ``max_size``; ``configure``
+    runs on each new one). Connects once first, so a wrong URL or a server that is down is reported
+    at start-up in PostgreSQL's own words rather than as a pool timeout (``probe``: unless the caller
+    just did)."""
+    if probe:
+        psycopg.connect(url, connect_timeout=CONNECT_SECONDS).close()
     return ConnectionPool(
         url,
         min_size=1,
