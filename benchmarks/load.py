@@ -254,7 +254,8 @@ class Load:
         for number in range(count):
             text = self.rng.choice(self.questions)
             user = 10_000 + self.rng.randrange(self.args.users)
-            if number % 2 == 0:
+            platform = self.args.only or ("telegram" if number % 2 == 0 else "discord")
+            if platform == "telegram":
                 arrival = message(text, chat_id=user, user_id=user)  # a private chat
                 plan.append(("telegram", (Question("telegram", str(user)), arrival)))
             else:
@@ -388,6 +389,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--guilds", type=int, default=200, help="Discord servers they ask in (default 200)")
     parser.add_argument("--give-up-ms", type=float, default=5000, help="stop once a rate's p99 passes this")
     parser.add_argument("--floor-seconds", type=float, default=4.0, help="the engine-alone floor, before each rate")
+    parser.add_argument("--only", choices=("discord", "telegram"), help="all the load on one platform")
     parser.add_argument("--postgres", action="store_true", help="index and state on PostgreSQL, limits in Redis")
     parser.add_argument("--restart-postgres", action="store_true", help="restart PostgreSQL mid-way through each rate")
     parser.add_argument("-v", "--verbose", action="store_true")
