@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from bot.config import Settings, load_settings, unused_database_url
-from bot.service.logs import FORMATS, configure_logging, log_format
+from bot.service.logs import FORMATS, configure_logging, log_format, use_format
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             model=args.model,
             top_k=getattr(args, "top_k", None),
         )
+        if args.log_format is None and "LAUNCHBOT_LOG_FORMAT" not in os.environ:
+            _log_format_from_dotenv(settings)
         if args.command != "migrate-state" and (unused := unused_database_url(settings)):
             logger.warning("%s", unused)
         code = COMMANDS[args.command](args, settings)
@@ -187,6 +189,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f" ({settings.origin})" if lost else ""
         print(f"launchbot: {exc}{hint}", file=sys.stderr)
         return EXIT_PROBLEM
+
+
+def _log_format_from_dotenv(settings: Settings) -> None:
+    """LAUNCHBOT_LOG_FORMAT may be in ``.env`` like every other setting; it is only read once the
+    home (and so the ``.env``) is known, after logging began."""
+    env_file = settings.home / ".env"
+    if env_file.is_file():
+        from dotenv import dotenv_values
+
+        fmt = dotenv_values(env_file).get("LAUNCHBOT_LOG_FORMAT")
+        if fmt:
+            use_format(log_format(fmt))
 
 
 def _engine(settings: Settings):

@@ -64,8 +64,19 @@ def log_format(given: str | None = None) -> str:
 def configure_logging(level: int, fmt: str = "text") -> None:
     """One handler on stderr for the whole process, in the chosen format."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JSONFormatter() if fmt == "json" else UTCFormatter())
+    handler.setFormatter(_formatter(fmt))
     logging.basicConfig(level=level, handlers=[handler])
+
+
+def use_format(fmt: str) -> None:
+    """Switch the root handlers to ``fmt`` (LAUNCHBOT_LOG_FORMAT found in ``.env``, read after logging began)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, UTCFormatter):
+            handler.setFormatter(_formatter(fmt))
+
+
+def _formatter(fmt: str) -> logging.Formatter:
+    return JSONFormatter() if fmt == "json" else UTCFormatter()
 
 
 class RedactingFilter(logging.Filter):

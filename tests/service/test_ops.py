@@ -12,6 +12,7 @@ import re
 import time
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
@@ -147,3 +148,15 @@ def _epoch(stamp: str) -> float:
     import calendar
 
     return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
+def test_a_log_format_from_dotenv_switches_the_handlers_already_made(monkeypatch):
+    from bot.service.logs import log_format, use_format
+
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(UTCFormatter())
+    monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
+    use_format(log_format("json"))
+    assert isinstance(handler.formatter, JSONFormatter)
+    with pytest.raises(ValueError, match="LAUNCHBOT_LOG_FORMAT"):
+        log_format("xml")
