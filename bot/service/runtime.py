@@ -1,10 +1,18 @@
 """What one process shares among its front ends: one engine, one database (questions, votes, chats
 and conversations: shared with every other process on PostgreSQL), one rate limiter, one asking
-flow, and one loop that picks up an index rebuilt by ``launchbot index`` in another process.
+flow, one set of metrics, and one loop that picks up an index rebuilt by ``launchbot index`` in
+another process.
 
 ``launchbot serve`` builds one ``Services`` and hands it to the Discord client and the Telegram
 application alike; ``start_reloading`` is idempotent, so whichever front end starts first starts
 the loop and the others share it.
+
+``run_services`` runs the process like a service: the health and metrics port (``bot.service.ops``)
+on the same event loop, and a graceful stop. SIGTERM or SIGINT sets ``Services.stopping``: each
+front end stops taking updates, finishes the questions in flight (``Services.question`` counts
+them) and sends what is queued; after ``ops.drain_seconds`` whatever is left is cancelled. Then
+every connection is closed and one line says what happened; the exit code stays 0. A second
+signal stops at once.
 """
 
 from __future__ import annotations
@@ -12,15 +20,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 from bot.config import Settings
 from bot.core.engine import Engine
 from bot.service.asking import Asking
 from bot.service.conversations import StoredConversations
 from bot.service.logs import install_redaction, verbose_logging
+from bot.service.ops import Metrics, OpsServer
 from bot.service.pgstorage import open_state
 from bot.service.redis_limits import rate_limiter
 from bot.service.storage import Storage
@@ -36,6 +46,7 @@ class Services:
         chat = settings.chat
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
         self.limiter = rate_limiter(chat.user_cooldown_seconds, chat.questions_per_minute, redis_url)
+        self.metrics = Metrics()
         self.asking = Asking(
             engine,
             storage,
@@ -43,13 +54,59 @@ class Services:
             answer_workers=chat.answer_workers,
             log_question_text=chat.log_question_text,
             conversations=StoredConversations(storage, chat.conversation_turns, chat.conversation_minutes * 60),
+            metrics=self.metrics,
         )
         self.started = time.time()
+        # Each front end says here whether it is connected (``/readyz``, ``launchbot_front_end_up``).
+        self.front_ends: dict[str, Callable[[], bool]] = {}
+        self.stopping = asyncio.Event()  # set by SIGTERM / SIGINT: stop taking updates, drain, close
+        self.stop_signal: str | None = None
+        self.handling = 0  # questions being answered or sent right now
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._reloading: asyncio.Task | None = None
+        self.ops_server: OpsServer | None = None  # the health and metrics port, once open
+        self.metrics.watch(self)
 
     @property
     def latencies(self):
         return self.asking.latencies
+
+    # ------------------------------------------------------------------ stopping
+
+    def stop(self, signal_name: str = "stop") -> None:
+        """Begin a graceful stop (a signal handler; idempotent): front ends stop taking updates and
+        finish what is in flight, within ``ops.drain_seconds``."""
+        if not self.stopping.is_set():
+            self.stop_signal = signal_name
+            self.stopping.set()
+
+    @contextlib.asynccontextmanager
+    async def question(self) -> AsyncIterator[None]:
+        """Around a front end's handling of one question, from accepted to sent: a stop waits for it."""
+        self.handling += 1
+        self.metrics.in_flight.inc()
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.handling -= 1
+            self.metrics.in_flight.dec()
+            if not self.handling:
+                self._idle.set()
+
+    async def drained(self) -> None:
+        """Until no question is being answered or sent."""
+        await self._idle.wait()
+
+    def close(self) -> None:
+        """Close the connections the services hold: the state database and Redis (the engine's
+        are its owner's to close)."""
+        for close in (self.storage.close, getattr(self.limiter, "close", None)):
+            if close is not None:
+                _quietly(close)
+
+    # ------------------------------------------------------------------ the index
 
     async def reload_once(self) -> bool:
         """Serve an index that ``launchbot index`` swapped in from another process; True if it did.
@@ -91,18 +148,93 @@ def run_services(
     engine: Engine | None = None,
 ) -> None:
     """Open the engine (building or updating the index if needed) and the database, run ``main``
-    on a new event loop until it returns or Ctrl-C, then close the database. ``secrets`` are
-    redacted from every log line; ``engine``: an opened engine to serve instead (tests)."""
+    on a new event loop until it returns or a stop (SIGTERM, SIGINT: Ctrl-C) has drained, then
+    close every connection and log one line. ``secrets`` are redacted from every log line;
+    ``engine``: an opened engine to serve instead (tests)."""
     verbose_logging()
     for secret in secrets:
         install_redaction(secret)
+    owned = engine is None
     if engine is None:
         engine = Engine(settings)
         engine.open(notify=lambda message: print(message, file=sys.stderr))
     storage = open_state(settings)  # SQLite, or PostgreSQL with state_backend: postgres
+    services = Services(settings, engine, storage)
+    outcome = ""
     try:
-        asyncio.run(main(Services(settings, engine, storage)))
-    except KeyboardInterrupt:
-        logger.info("stopped")
+        outcome = asyncio.run(_supervise(services, main))
+    except KeyboardInterrupt:  # a Ctrl-C before the signal handlers were in place, or a second one
+        outcome = "stopped at once (interrupted)"
     finally:
-        storage.close()
+        services.close()
+        if owned and hasattr(engine, "close"):
+            _quietly(engine.close)  # the index store's connections
+    if outcome:
+        logger.info("%s; connections closed", outcome)
+
+
+async def _supervise(services: Services, main: Callable[[Services], Awaitable[None]]) -> str:
+    """Run ``main`` until it returns, or until a signal: then give it ``ops.drain_seconds`` to stop
+    taking updates and finish what is in flight, and cancel it after that. What happened, in words."""
+    loop = asyncio.get_running_loop()
+    hurry = asyncio.Event()  # a second signal: stop now
+    handled = _on_signals(loop, lambda name: hurry.set() if services.stopping.is_set() else services.stop(name))
+    server = OpsServer(services)
+    if services.settings.ops.port is not None:
+        await server.start()
+    services.ops_server = server
+    running = asyncio.create_task(main(services), name="front ends")
+    stopping = asyncio.create_task(services.stopping.wait(), name="stop signal")
+    try:
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            running.result()  # a front end that failed: its error, for the caller to explain
+            return ""
+        return await _drain(services, running, hurry)
+    finally:
+        stopping.cancel()
+        for name in handled:
+            loop.remove_signal_handler(name)
+        await server.stop()
+
+
+async def _drain(services: Services, running: asyncio.Task, hurry: asyncio.Event) -> str:
+    seconds = services.settings.ops.drain_seconds
+    in_flight, started = services.handling, time.monotonic()
+    hurried = asyncio.create_task(hurry.wait())
+    await asyncio.wait({running, hurried}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    hurried.cancel()
+    left = services.handling
+    if not running.done():
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    elif not running.cancelled() and running.exception() is not None:
+        logger.warning("a front end failed while stopping: %s", running.exception())
+    took = time.monotonic() - started
+    if left:
+        why = "a second signal" if hurry.is_set() else f"ops.drain_seconds ({seconds:g} s)"
+        return f"stopped on {services.stop_signal}: {left} of {in_flight} question(s) in flight not sent, cut by {why}"
+    if not in_flight:
+        return f"stopped on {services.stop_signal} in {took:.1f} s: nothing was in flight"
+    return f"stopped on {services.stop_signal}: the {in_flight} question(s) in flight answered and sent in {took:.1f} s"
+
+
+def _quietly(close: Callable[[], object]) -> None:
+    try:
+        close()
+    except Exception:
+        logger.warning("closing a connection failed", exc_info=True)
+
+
+def _on_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[str], None]) -> list[int]:
+    """SIGTERM and SIGINT call ``handler`` on the loop (no KeyboardInterrupt, no traceback); where
+    that is impossible (a thread other than the main one: tests) nothing is installed."""
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, handler, sig.name)
+        except (RuntimeError, ValueError, NotImplementedError):
+            continue
+        installed.append(sig)
+    return installed

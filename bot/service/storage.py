@@ -117,6 +117,10 @@ class Storage(ABC):
     def close(self) -> None: ...
 
     @abstractmethod
+    def ping(self) -> None:
+        """Raises unless the database answers (``/readyz``)."""
+
+    @abstractmethod
     def record_question(
         self,
         origin: Origin,
@@ -490,6 +494,9 @@ class SQLiteStorage(SQLStorage):
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
+
+    def ping(self) -> None:
+        self._read("SELECT 1")
 
     def schema_version(self) -> int:
         with self._lock:

@@ -306,16 +306,17 @@ class TelegramBot:
         if refusal is not None:
             await self.notify(message, refusal)
             return
-        place = self.outbox.hold(message.chat_id)  # from now on, no notice takes this answer's place
-        try:
-            await self.typing(message)
-            asked = await self.asking.answer(question, where, conversation=await self.conversation_of(message))
-            sent = await self._send(message, asked, context.bot.username, place)
-        finally:
-            place.release()
-        await self.asking.delivered(
-            asked, conversation=_message_key(message), message_ids=[_message_key(piece) for piece in sent]
-        )
+        async with self.services.question():  # a graceful stop waits for it to be sent
+            place = self.outbox.hold(message.chat_id)  # from now on, no notice takes this answer's place
+            try:
+                await self.typing(message)
+                asked = await self.asking.answer(question, where, conversation=await self.conversation_of(message))
+                sent = await self._send(message, asked, context.bot.username, place)
+            finally:
+                place.release()
+            await self.asking.delivered(
+                asked, conversation=_message_key(message), message_ids=[_message_key(piece) for piece in sent]
+            )
 
     async def conversation_of(self, message: Message) -> str | None:
         """A reply to one of the bot's answers continues that answer's conversation."""

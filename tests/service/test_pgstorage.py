@@ -212,3 +212,37 @@ def test_migrate_state_says_what_is_missing(tmp_path: Path, capsys, monkeypatch)
     shutil.copy(V1_DATABASE, tmp_path / "db.sqlite3")
     assert main(["migrate-state", "--from", str(tmp_path / "db.sqlite3")]) == 2
     assert "LAUNCHBOT_DATABASE_URL" in capsys.readouterr().err
+
+
+def test_migrate_state_with_nothing_to_migrate_says_so_and_exits_0(
+    tmp_path: Path, database_url: str, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("LAUNCHBOT_DATABASE_URL", database_url)
+    assert main(["migrate-state", "--home", str(tmp_path)]) == 0  # a fresh install: no SQLite file
+    out = capsys.readouterr().out
+    assert "nothing to migrate" in out and str(tmp_path / "data" / "launchbot.sqlite3") in out
+    storage = PostgresStorage(database_url)  # and the state database is ready for state_backend: postgres
+    try:
+        assert storage.schema_version() == len(POSTGRES_MIGRATIONS)
+    finally:
+        storage.close()
+
+
+def test_connections_a_restart_ended_fail_nothing(database_url: str) -> None:
+    """What a PostgreSQL restart leaves: every open connection ended by the server. The pool's check
+    finds them before use, so the next calls work and nothing is written twice."""
+    storage = PostgresStorage(database_url)
+    try:
+        origin = Origin("telegram", None, "5", "5")
+        first = storage.record_question(origin, question="Before?", answered=True)
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()[0]
+        assert ended >= 1
+        assert storage.record_question(origin, question="After?", answered=True) == first + 1
+        storage.mark_delivered(first + 1)
+        assert [question for question, _ in storage.stats("telegram", None, 0).top] == ["After?", "Before?"]
+    finally:
+        storage.close()
