@@ -117,6 +117,26 @@ class TelegramSettings(BaseModel):
     webhook_port: int = Field(8443, ge=1, le=65535)
 
 
+class FetchSettings(BaseModel):
+    """How politely ``launchbot add``, ``watch`` and ``/knowledge add`` fetch pages (bot/importing/fetch.py)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    contact: str | None = None  # an e-mail address or URL in the user agent: whom a site's operator can reach
+    timeout_seconds: float = Field(20.0, gt=0, le=600)  # per page, all of it
+    max_page_bytes: int = Field(5_000_000, ge=10_000)  # larger pages are refused
+    host_delay_seconds: float = Field(2.0, ge=0, le=3600)  # between two requests to one host
+    max_redirects: int = Field(5, ge=0, le=20)
+
+
+class FeedSettings(BaseModel):
+    """News feeds listed in ``knowledge/feeds.yaml`` (bot/importing/feeds.py)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    refresh_minutes: float = Field(0.0, ge=0, le=10_080)  # `serve` polls them this often; 0: never (off)
+
+
 class Settings(BaseSettings):
     """Every tunable of the engine and its front ends; see ``launchbot.yaml`` for what each means."""
 
@@ -162,6 +182,8 @@ class Settings(BaseSettings):
     chat: ChatSettings = ChatSettings()
     discord: DiscordSettings = DiscordSettings()
     telegram: TelegramSettings = TelegramSettings()
+    fetch: FetchSettings = FetchSettings()
+    feeds: FeedSettings = FeedSettings()
 
     @model_validator(mode="after")
     def _database_for_postgres(self) -> Settings:
@@ -268,7 +290,13 @@ _SECRET_KEYS = {
     "redis_url",
 }
 _PATHS = {("knowledge_dir",), ("index_dir",), ("onnx_cache_dir",), ("chat", "database"), ("discord", "database")}
-_SECTIONS = {"chat": ChatSettings, "discord": DiscordSettings, "telegram": TelegramSettings}
+_SECTIONS = {
+    "chat": ChatSettings,
+    "discord": DiscordSettings,
+    "telegram": TelegramSettings,
+    "fetch": FetchSettings,
+    "feeds": FeedSettings,
+}
 
 
 def load_settings(config: Path | None = None, *, home: Path | None = None, **overrides: Any) -> Settings:
