@@ -9,9 +9,10 @@ engine answers from the live index. Plain synchronous Python; front ends call it
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.config import Settings
@@ -32,10 +33,13 @@ from bot.core.index import (
     version_order,
     wait_for_build,
 )
-from bot.core.knowledge import load_documents
+from bot.core.knowledge import Document, load_documents
 from bot.core.ranking import Ranking, ranking_of
 from bot.core.retrieval import Retriever
 from bot.core.store import index_store
+from bot.importing.feeds import Watched, watch_once
+from bot.importing.fetch import Fetcher
+from bot.importing.importer import Importer, Outcome, Request
 
 logger = logging.getLogger(__name__)
 
@@ -229,3 +233,45 @@ class Engine:
             return self._install(self.store.load())
         finally:
             self._swapping.release()
+
+    # ------------------------------------------------------------------ articles in (bot/importing)
+
+    @functools.cached_property
+    def importer(self) -> Importer:
+        """Brings links, files and feed items into the knowledge directory (one fetcher per engine,
+        so its per-host delays and robots.txt cache hold across commands)."""
+        s = self.settings
+        return Importer(s.knowledge_dir, Fetcher(s.fetch), max_document_bytes=s.max_document_bytes)
+
+    def add(self, requests: Iterable[Request | str]) -> list[Outcome]:
+        """Bring each link or file in and update the index once for all of them. Refusals are
+        outcomes, not exceptions; if the index update fails (IndexBusy included), no file is left
+        changed and the error is raised."""
+        outcomes = self.importer.prepare(requests)
+        self.importer.apply(outcomes, self.reindex)
+        return self._with_chunks(outcomes)
+
+    def remove(self, doc_id: str) -> tuple[Document, BuildReport]:
+        """Take a document out of the knowledge base (kept in ``knowledge/.removed/``) and the index."""
+        return self.importer.remove(doc_id, self.reindex)
+
+    def documents(self) -> list[Document]:
+        """The documents in the knowledge directory now, as maintainers list them."""
+        return self.importer.documents()
+
+    def watch_feeds(self) -> Watched:
+        """Poll ``knowledge/feeds.yaml``'s feeds once and bring their new items in."""
+        watched = watch_once(self.importer, self.reindex)
+        items = [item for item, _ in watched.outcomes]
+        outcomes = self._with_chunks([outcome for _, outcome in watched.outcomes])
+        watched.outcomes = list(zip(items, outcomes, strict=True))
+        return watched
+
+    def _with_chunks(self, outcomes: list[Outcome]) -> list[Outcome]:
+        if not any(outcome.changed for outcome in outcomes) or self._live is None:
+            return outcomes
+        documents = self.index.manifest["documents"]
+        return [
+            replace(outcome, chunks=documents.get(outcome.doc_id, {}).get("chunks")) if outcome.changed else outcome
+            for outcome in outcomes
+        ]
