@@ -12,7 +12,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.config import Settings
+from bot.config import FetchSettings, Settings
 from bot.core.embedding import Embedder
 from bot.service.runtime import Services
 
@@ -25,10 +25,15 @@ DEV_SET = REPO / "tests" / "data" / "dev_qa.yaml"
 ON_BOTH_STATE_BACKENDS = pytest.mark.parametrize("state_backend", ["sqlite", "postgres"])
 
 
+# Fetching in tests: the local test site, no per-host delay (one test checks the delay with a clock).
+TEST_FETCH = FetchSettings(contact="mailto:ops@example.org", host_delay_seconds=0, max_page_bytes=200_000)
+
+
 def make_settings(root: Path, **overrides) -> Settings:
     knowledge = root / "knowledge"
     if not knowledge.exists():
         shutil.copytree(KNOWLEDGE, knowledge)
+    overrides.setdefault("fetch", TEST_FETCH)
     return Settings(knowledge_dir=knowledge, index_dir=root / "index", **overrides)
 
 

@@ -100,8 +100,12 @@ STORIES = (SPACE, SEEN, HINDI)
 
 def news_page(story: Story, *, canonical: str | None = None, extra: str = "") -> str:
     """A realistic article page; ``extra``: one more paragraph at the end (a changed article)."""
+    return page(story, story.headline, _article_blocks(story), canonical=canonical, extra=extra)
+
+
+def page(story: Story, headline: str, blocks: list[str], *, canonical: str | None = None, extra: str = "") -> str:
     e = html.escape
-    blocks = _article_blocks(story)
+    blocks = list(blocks)
     if story.language == "en":  # an embedded post the article itself does not quote
         blocks.insert(
             2,
@@ -114,10 +118,10 @@ def news_page(story: Story, *, canonical: str | None = None, extra: str = "") ->
     canonical = canonical or story.canonical
     return f"""<!DOCTYPE html>
 <html lang="{story.language}"><head><meta charset="utf-8">
-<title>{e(story.headline)} | {e(story.site)}</title>
+<title>{e(headline)} | {e(story.site)}</title>
 <link rel="canonical" href="{e(canonical)}">
 <meta property="og:site_name" content="{e(story.site)}">
-<meta property="og:title" content="{e(story.headline)}">
+<meta property="og:title" content="{e(headline)}">
 <meta name="author" content="{e(story.author)}">
 <meta property="article:published_time" content="{story.published}T09:30:00+00:00">
 <script>window.dataLayer = [{{"page": "article"}}];</script>
@@ -129,7 +133,7 @@ which you can read at any time.</p><button>Accept all cookies</button><button>Ma
 <li><a href="/news">News</a></li><li><a href="/science">Science &amp; Astronomy</a></li>
 <li><a href="/tech">Tech</a></li><li><a href="/night-sky">Night sky</a></li></ul></nav></header>
 <main><article>
-<h1>{e(story.headline)}</h1>
+<h1>{e(headline)}</h1>
 <p class="byline">By <a rel="author" href="/author">{e(story.author)}</a> ·
 <time datetime="{story.published}">{story.published}</time></p>
 <div class="share"><a href="#">Share on Facebook</a> <a href="#">Share on X</a> <a href="#">Email</a></div>
@@ -220,3 +224,102 @@ def rss(items: list[tuple[str, str, str, datetime]], title: str = "Orbit Daily: 
         f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>{e(title)}</title>'
         f"<link>https://orbit-daily.example/</link><description>Space news</description>{entries}</channel></rss>"
     ).encode()
+
+
+BULLETINS = {
+    "zucchini": (
+        "Station crew harvests its first zucchini",
+        "The Expedition 57 crew harvested zucchini grown in the Veggie greenhouse aboard the International Space "
+        "Station on November 28. Alexander Gerst tended the plants for five weeks under red and blue lights. "
+        "The harvest was frozen and will return to Earth for study by plant scientists in Florida.",
+    ),
+    "treadmill": (
+        "Station treadmill repaired after a month",
+        "Serena Auñón-Chancellor replaced a worn belt on the station's treadmill on December 1, ending a month "
+        "in which the crew exercised only on the bicycle and the weight machine. The repair took four hours and "
+        "used a spare belt delivered by Progress MS-10 to the International Space Station.",
+    ),
+}
+
+
+def bulletin_page(key: str, url: str) -> str:
+    """A short news item of the kind a feed announces (text not in the launch articles)."""
+    headline, text = BULLETINS[key]
+    story = Story("", "", "Orbit Daily", "Staff reporter", "2018-12-01", "en", url)
+    return page(story, headline, [f"<p>{html.escape(text)}</p>"])
+
+
+GALLERY = """<!DOCTYPE html><html lang="en"><head><title>Launch gallery | Orbit Daily</title></head><body>
+<div class="cookie-banner"><p>We use cookies to improve your experience. By continuing to browse you accept our
+cookie policy and the use of cookies by our advertising partners.</p><button>Accept all cookies</button></div>
+<header><nav><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li></ul></nav></header>
+<main><div class="gallery"><img src="/img/1.jpg" alt="Soyuz"><img src="/img/2.jpg" alt="Baikonur"></div>
+<aside class="related"><h2>Related stories</h2><ul><li><a href="/a">SpaceX Dragon splashes down</a></li></ul></aside>
+</main><footer><p>© 2018 Orbit Daily. All rights reserved.</p></footer></body></html>"""
+
+
+class Newsroom:
+    """The test site on 127.0.0.1 (pytest-httpserver): the three stories, a mirror of one, the PDF,
+    a feed whose items tests publish, and one address for each way a page can be refused."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.extra: dict[str, str] = {}  # path -> a paragraph added since (a changed article)
+        self.feed_items: list[tuple[str, str, str, datetime]] = []
+        self.feed_requests: list[dict[str, str]] = []
+
+    def url(self, path: str) -> str:
+        return self.server.url_for(path)
+
+    def open(self) -> Newsroom:
+        from werkzeug import Response
+
+        s = self.server
+        html_type = "text/html; charset=utf-8"
+        s.expect_request("/robots.txt").respond_with_data(ROBOTS, content_type="text/plain")
+        for story in STORIES:
+            s.expect_request(story.path).respond_with_handler(
+                lambda request, story=story: Response(
+                    news_page(story, extra=self.extra.get(story.path, "")), content_type=html_type
+                )
+            )
+        mirror = self.url("/mirror/astronaut-video")
+        s.expect_request("/mirror/astronaut-video").respond_with_data(
+            news_page(SPACE, canonical=mirror), content_type=html_type
+        )
+        for key in BULLETINS:
+            s.expect_request(f"/bulletins/{key}").respond_with_data(
+                bulletin_page(key, self.url(f"/bulletins/{key}")), content_type=html_type
+            )
+        s.expect_request("/print/launch.pdf").respond_with_data(launch_pdf(), content_type="application/pdf")
+        s.expect_request("/private/draft").respond_with_data(news_page(SEEN), content_type=html_type)
+        s.expect_request("/missing").respond_with_data("Not found", status=404)
+        s.expect_request("/broken").respond_with_data("Internal error", status=500)
+        s.expect_request("/loop/a").respond_with_data("", status=302, headers={"Location": "/loop/b"})
+        s.expect_request("/loop/b").respond_with_data("", status=302, headers={"Location": "/loop/a"})
+        for hop in range(10):
+            s.expect_request(f"/hop/{hop}").respond_with_data("", status=301, headers={"Location": f"/hop/{hop + 1}"})
+        s.expect_request("/photo.jpg").respond_with_data(b"\xff\xd8\xff\xe0" + bytes(2000), content_type="image/jpeg")
+        s.expect_request("/huge").respond_with_data("<html><p>" + "word " * 100_000, content_type=html_type)
+        s.expect_request("/huge-stream").respond_with_handler(
+            lambda request: Response((b"<p>" + b"word " * 1000 for _ in range(200)), content_type=html_type)
+        )
+        s.expect_request("/gallery").respond_with_data(GALLERY, content_type=html_type)
+        s.expect_request("/damaged.pdf").respond_with_data(b"%PDF-1.4\n1 0 obj garbage", content_type="application/pdf")
+        s.expect_request("/feed.xml").respond_with_handler(self._feed)
+        return self
+
+    def publish(self, title: str, path: str, summary: str, when: datetime) -> None:
+        self.feed_items.insert(0, (title, self.url(path), summary, when))
+
+    def _feed(self, request):
+        import hashlib
+
+        from werkzeug import Response
+
+        self.feed_requests.append(dict(request.headers))
+        body = rss(self.feed_items)
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        if request.headers.get("If-None-Match") == etag:
+            return Response(status=304, headers={"ETag": etag})
+        return Response(body, content_type="application/rss+xml", headers={"ETag": etag})

@@ -10,8 +10,9 @@ The same article once: an article whose address (canonical, final or given) or s
 document already there is that document. Its text unchanged, nothing is written ("unchanged");
 changed, its file is replaced and only its chunks are embedded again by the incremental build
 ("updated"). Another document with the same text under another address makes it a duplicate of
-that one, and nothing is written. Text is compared by ``text_sha256``: SHA-256 of the text with
-its whitespace folded, so a page that only moved its line breaks is the same article.
+that one, and nothing is written; so does another document holding 90% of its sentences (the same
+article under other furniture: the index would drop every sentence of it as a repeat). Text is
+compared by ``text_sha256``: SHA-256 of the text with its whitespace folded.
 
 ``apply`` writes the files and runs the index update it is given; if the update fails, every file
 is put back as it was, so a failed add changes nothing.
@@ -34,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from bot.core.chunking import sentence_key, split_sentences
 from bot.core.knowledge import MAX_DOCUMENT_BYTES, Document, DocumentError, load_documents, parse_document
 from bot.importing import Refused
 from bot.importing.extract import Article, extract
@@ -51,6 +53,7 @@ FILE_TYPES = {
     ".txt": "text/plain",
     ".md": "text/markdown",
 }
+NEAR_COPY = 0.9  # share of an article's sentences another document holds that makes it a duplicate
 REMOVED_DIR = ".removed"  # removed documents are moved here (hidden: never loaded), not deleted
 _SLUG_WORD = re.compile(r"[a-z0-9]+")
 T = TypeVar("T")
@@ -161,7 +164,7 @@ class Importer:
 
     def _prepare_one(self, request: Request, known: list[Document]) -> Outcome:
         source = request.source
-        via = request.via or (LINK if source.startswith(("http://", "https://")) else FILE)
+        via = request.via or (LINK if "://" in source else FILE)
         if via == FILE:
             article, given, addresses = self._read_file(source)
         else:
@@ -178,6 +181,7 @@ class Importer:
         if same is not None and _digest_of(same) == digest:
             return Outcome(source, UNCHANGED, doc_id=same.doc_id, article=article, path=Path(same.path))
         twin = next((doc for doc in known if _digest_of(doc) == digest and doc is not same), None)
+        twin = twin or _near_copy(article.text, [doc for doc in known if doc is not same])
         if twin is not None:
             where = f", {twin.url}" if twin.url else ""
             return Outcome(source, DUPLICATE, f"{twin.doc_id} (“{twin.title}”{where})", twin.doc_id, article)
@@ -364,6 +368,19 @@ def _identity(document: Document) -> set[str]:
 def _digest_of(document: Document) -> str:
     """From the text itself: the stored ``text_sha256`` goes stale when someone edits the file."""
     return text_sha256(document.text)
+
+
+def _near_copy(text: str, documents: list[Document]) -> Document | None:
+    """The document already holding ``NEAR_COPY`` of this text's sentences, if any: the same article
+    under other page furniture, whose every sentence the index would drop as a repeat."""
+    keys = {sentence_key(text[start:end]) for start, end in split_sentences(text)}
+    if not keys:
+        return None
+    for document in documents:
+        theirs = {sentence_key(document.text[start:end]) for start, end in split_sentences(document.text)}
+        if len(keys & theirs) >= NEAR_COPY * len(keys):
+            return document
+    return None
 
 
 def _read_or_none(path: Path) -> bytes | None:
