@@ -230,12 +230,12 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.core.engine import Engine, Request
+    from bot.core.engine import Engine
 
     details = {name: getattr(args, name) for name in DETAILS if getattr(args, name)}
     if details and len(args.sources) > 1:
         raise ValueError("--title, --url and the other details describe one article: give one source with them")
-    outcomes = Engine(settings).add([Request(valid_text(source), details=details) for source in args.sources])
+    outcomes = Engine(settings).add([valid_text(source) for source in args.sources], details=details)
     return _report(outcomes)
 
 

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.core.aliases import load_aliases
@@ -37,9 +38,10 @@ from bot.core.knowledge import Document, load_documents
 from bot.core.ranking import Ranking, ranking_of
 from bot.core.retrieval import Retriever
 from bot.core.store import index_store
-from bot.importing.feeds import Watched, watch_once
-from bot.importing.fetch import Fetcher
-from bot.importing.importer import Importer, Outcome, Request
+
+if TYPE_CHECKING:  # imported when first used: answering never needs the fetcher's HTTP client
+    from bot.importing.feeds import Watched
+    from bot.importing.importer import Importer, Outcome, Request
 
 logger = logging.getLogger(__name__)
 
@@ -240,13 +242,20 @@ class Engine:
     def importer(self) -> Importer:
         """Brings links, files and feed items into the knowledge directory (one fetcher per engine,
         so its per-host delays and robots.txt cache hold across commands)."""
+        from bot.importing.fetch import Fetcher
+        from bot.importing.importer import Importer
+
         s = self.settings
         return Importer(s.knowledge_dir, Fetcher(s.fetch), max_document_bytes=s.max_document_bytes)
 
-    def add(self, requests: Iterable[Request | str]) -> list[Outcome]:
-        """Bring each link or file in and update the index once for all of them. Refusals are
-        outcomes, not exceptions; if the index update fails (IndexBusy included), no file is left
-        changed and the error is raised."""
+    def add(self, sources: Iterable[Request | str], details: dict[str, str] | None = None) -> list[Outcome]:
+        """Bring each link or file in and update the index once for all of them; ``details``: front
+        matter fields given by a maintainer, over the extracted ones. Refusals are outcomes, not
+        exceptions; if the index update fails (IndexBusy included), no file is left changed and the
+        error is raised."""
+        from bot.importing.importer import Request
+
+        requests = [Request(s, details=details or {}) if isinstance(s, str) else s for s in sources]
         outcomes = self.importer.prepare(requests)
         self.importer.apply(outcomes, self.reindex)
         return self._with_chunks(outcomes)
@@ -261,6 +270,8 @@ class Engine:
 
     def watch_feeds(self) -> Watched:
         """Poll ``knowledge/feeds.yaml``'s feeds once and bring their new items in."""
+        from bot.importing.feeds import watch_once
+
         watched = watch_once(self.importer, self.reindex)
         items = [item for item, _ in watched.outcomes]
         outcomes = self._with_chunks([outcome for _, outcome in watched.outcomes])
