@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 
-from bot.core.chunking import _ATTRIBUTION, _FURNITURE
-from bot.core.knowledge import Document, parse_document
-from bot.core.lexical import latin_share
+from bot.core.ingest.chunking import _ATTRIBUTION, _FURNITURE
+from bot.core.ingest.knowledge import Document, parse_document
+from bot.core.ingest.lexical import latin_share
 
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 

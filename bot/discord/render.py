@@ -13,7 +13,7 @@ import logging
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.core.answer import DETAILS, DETAILS_LABEL, Answer, Source
+from bot.core.engine import DETAILS, DETAILS_LABEL, Answer, Source
 from bot.service.storage import StoredSource
 from bot.service.text import ELLIPSIS, cut, visible
 

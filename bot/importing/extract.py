@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import regex
 
-from bot.core.knowledge import DocumentError, guess_language, parse_document
+from bot.core.ingest.knowledge import DocumentError, guess_language, parse_document
 from bot.importing import Refused
 
 logger = logging.getLogger(__name__)

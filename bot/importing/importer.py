@@ -35,8 +35,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from bot.core.chunking import sentence_key, split_sentences
-from bot.core.knowledge import MAX_DOCUMENT_BYTES, Document, DocumentError, load_documents, parse_document
+from bot.config import MAX_DOCUMENT_BYTES
+from bot.core.ingest.chunking import sentence_key, split_sentences
+from bot.core.ingest.knowledge import Document, DocumentError, load_documents, parse_document
 from bot.importing import Refused
 from bot.importing.extract import Article, extract
 from bot.importing.fetch import ARTICLES, Fetcher

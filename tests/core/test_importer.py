@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import FetchSettings
-from bot.core.chunking import chunk_documents
 from bot.core.engine import Engine
-from bot.core.knowledge import load_documents
+from bot.core.ingest.chunking import chunk_documents
+from bot.core.ingest.knowledge import load_documents
 from bot.importing import Refused
 from bot.importing.extract import from_html, from_pdf
 from bot.importing.feeds import FEEDS_FILE, load_feeds
