@@ -117,7 +117,7 @@ class TelegramSettings(BaseModel):
 
 
 class FetchSettings(BaseModel):
-    """How politely ``launchbot add``, ``watch`` and ``/knowledge add`` fetch pages (bot/importing/fetch.py)."""
+    """How politely ``launchbot add``, ``watch`` and ``/knowledge add`` fetch pages (bot/core/ingest/fetch.py)."""
 
     model_config = ConfigDict(allow_inf_nan=False)
 
@@ -129,7 +129,7 @@ class FetchSettings(BaseModel):
 
 
 class FeedSettings(BaseModel):
-    """News feeds listed in ``knowledge/feeds.yaml`` (bot/importing/feeds.py)."""
+    """News feeds listed in ``knowledge/feeds.yaml`` (bot/core/ingest/feeds.py)."""
 
     model_config = ConfigDict(allow_inf_nan=False)
 

@@ -13,8 +13,12 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Settings, load_settings
+
+if TYPE_CHECKING:  # the engine is imported by the commands that use it: `launchbot --help` stays quick
+    from bot.core.engine import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +242,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     return _report(outcomes)
 
 
-def _report(outcomes) -> int:
+def _report(outcomes: Iterable[Outcome]) -> int:
     """Changes and "unchanged" on stdout, refusals and duplicates on stderr (and exit code 2)."""
     code = EXIT_OK
     for outcome in outcomes:

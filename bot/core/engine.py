@@ -8,7 +8,8 @@ engine answers from the live index. Plain synchronous Python; front ends call it
 
 The one module of the core that front ends and the service import: ``__all__`` names, besides the
 engine, what they read of its answers (``Answer``, ``Source``, a conversation's ``Turn``), the
-question check they run before queueing a question, and the errors they report.
+question check they run before queueing a question, the errors they report, and what maintainers
+bring in (a ``Request`` for a link or a file, its ``Outcome``, a feed poll's ``Watched``, a ``Document``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.core.answering.aliases import load_aliases
@@ -30,6 +30,9 @@ from bot.core.answering.question import INVISIBLE, clean_question
 from bot.core.answering.ranking import Ranking, ranking_of
 from bot.core.answering.retrieval import Retriever
 from bot.core.embed.embedding import Embedder, ModelLoadError
+from bot.core.ingest import Refused
+from bot.core.ingest.feeds import Watched, watch_once
+from bot.core.ingest.importer import Importer, Outcome, Request
 from bot.core.ingest.knowledge import Document, load_documents
 from bot.core.store import index_store
 from bot.core.store.faiss_versions import build_running, wait_for_build
@@ -51,21 +54,22 @@ __all__ = [
     "INVISIBLE",
     "Answer",
     "BuildReport",
+    "Document",
     "Engine",
     "IndexBusy",
     "IndexMissing",
     "IndexProblem",
     "ModelLoadError",
+    "Outcome",
+    "Refused",
+    "Request",
     "Source",
     "Turn",
+    "Watched",
     "clean_question",
     "quoted_sentences",
     "turn_of",
 ]
-
-if TYPE_CHECKING:  # imported when first used: answering never needs the fetcher's HTTP client
-    from bot.importing.feeds import Watched
-    from bot.importing.importer import Importer, Outcome, Request
 
 logger = logging.getLogger(__name__)
 
@@ -260,14 +264,13 @@ class Engine:
         finally:
             self._swapping.release()
 
-    # ------------------------------------------------------------------ articles in (bot/importing)
+    # ------------------------------------------------------------------ articles in (ingest: importer, feeds)
 
     @functools.cached_property
     def importer(self) -> Importer:
         """Brings links, files and feed items into the knowledge directory (one fetcher per engine,
         so its per-host delays and robots.txt cache hold across commands)."""
-        from bot.importing.fetch import Fetcher
-        from bot.importing.importer import Importer
+        from bot.core.ingest.fetch import Fetcher  # here: answering never loads the HTTP client
 
         s = self.settings
         return Importer(s.knowledge_dir, Fetcher(s.fetch), max_document_bytes=s.max_document_bytes)
@@ -277,8 +280,6 @@ class Engine:
         matter fields given by a maintainer, over the extracted ones. Refusals are outcomes, not
         exceptions; if the index update fails (IndexBusy included), no file is left changed and the
         error is raised."""
-        from bot.importing.importer import Request
-
         requests = [Request(s, details=details or {}) if isinstance(s, str) else s for s in sources]
         outcomes = self.importer.prepare(requests)
         self.importer.apply(outcomes, self.reindex)
@@ -294,8 +295,6 @@ class Engine:
 
     def watch_feeds(self) -> Watched:
         """Poll ``knowledge/feeds.yaml``'s feeds once and bring their new items in."""
-        from bot.importing.feeds import watch_once
-
         watched = watch_once(self.importer, self.reindex)
         items = [item for item, _ in watched.outcomes]
         outcomes = self._with_chunks([outcome for _, outcome in watched.outcomes])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.core.engine import Engine, IndexBusy
+from bot.core.engine import Engine, IndexBusy, Refused
 from bot.service.text import cut, provenance, sentence
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ async def remove(engine: Engine, doc_id: str) -> str:
         document, report = await asyncio.to_thread(engine.remove, doc_id)
     except IndexBusy:
         return BUSY
-    except ValueError as refused:  # no such document
+    except Refused as refused:  # no such document
         return sentence(cut(str(refused), 1500))
     except Exception as error:
         logger.error("removing %s failed; it was put back", doc_id, exc_info=error)

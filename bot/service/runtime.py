@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from bot.config import Settings
-from bot.core.engine import Engine, IndexBusy
+from bot.core.engine import Engine, IndexBusy, Watched
 from bot.service.asking import Asking
 from bot.service.conversations import StoredConversations
 from bot.service.logs import install_redaction, verbose_logging
@@ -87,7 +87,7 @@ class Services:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    async def watch_feeds(self):
+    async def watch_feeds(self) -> Watched | None:
         """Poll the feeds once, off the event loop; new items are answerable when it returns. A
         failure changes nothing and is logged: the next poll tries the same items again."""
         try:

@@ -1,4 +1,4 @@
-"""Bringing articles in (bot/importing): the polite fetcher, extraction without furniture, knowledge
+"""Bringing articles in (bot/core/ingest): the polite fetcher, extraction without furniture, knowledge
 files written whole and each article once, every refusal in one line with nothing changed, and
 feeds polled conditionally. Everything is fetched from the test site on 127.0.0.1 (tests/newsroom.py).
 """
@@ -13,13 +13,13 @@ import pytest
 
 from bot.config import FetchSettings
 from bot.core.engine import Engine
+from bot.core.ingest import Refused
 from bot.core.ingest.chunking import chunk_documents
+from bot.core.ingest.extract import from_html, from_pdf
+from bot.core.ingest.feeds import FEEDS_FILE, load_feeds
+from bot.core.ingest.fetch import Fetcher
+from bot.core.ingest.importer import DUPLICATE, REFUSED, UNCHANGED, UPDATED, Importer
 from bot.core.ingest.knowledge import load_documents
-from bot.importing import Refused
-from bot.importing.extract import from_html, from_pdf
-from bot.importing.feeds import FEEDS_FILE, load_feeds
-from bot.importing.fetch import Fetcher
-from bot.importing.importer import DUPLICATE, REFUSED, UNCHANGED, UPDATED, Importer
 from tests.helpers import TEST_FETCH, CountingEmbedder, make_settings
 from tests.newsroom import FURNITURE, HINDI, SEEN, SPACE, STORIES, bulletin_page, launch_pdf, news_page
 

@@ -28,7 +28,7 @@ from urllib.robotparser import RobotFileParser
 import httpx
 
 from bot.config import FetchSettings
-from bot.importing import Refused
+from bot.core.ingest import Refused
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +143,10 @@ class Fetcher:
                     response.headers.get("etag"),
                     response.headers.get("last-modified"),
                 )
+
+    def get_feed(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Fetched:
+        """An RSS or Atom feed, asked for conditionally: unchanged, it comes back ``not_modified``."""
+        return self.get(url, accept=FEEDS, etag=etag, last_modified=last_modified)
 
     # ------------------------------------------------------------------ one request
 

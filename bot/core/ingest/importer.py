@@ -30,17 +30,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
 from bot.config import MAX_DOCUMENT_BYTES
+from bot.core.ingest import Refused
 from bot.core.ingest.chunking import sentence_key, split_sentences
+from bot.core.ingest.extract import Article, extract
 from bot.core.ingest.knowledge import Document, DocumentError, load_documents, parse_document
-from bot.importing import Refused
-from bot.importing.extract import Article, extract
-from bot.importing.fetch import ARTICLES, Fetcher
+
+if TYPE_CHECKING:  # the HTTP client is imported when the first page is fetched, not with the engine
+    from bot.core.ingest.fetch import Fetcher
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +200,7 @@ class Importer:
     def _fetch(self, url: str) -> tuple[Article, str, set[str]]:
         if self.fetcher is None:
             raise Refused(f"cannot fetch {url}: this importer reads files only")
-        page = self.fetcher.get(url, accept=ARTICLES)
+        page = self.fetcher.get(url)
         article = extract(page.body, page.content_type, page.url)
         return article, url, {normal_url(url), normal_url(page.url)}
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import regex
 
+from bot.core.ingest import Refused
 from bot.core.ingest.knowledge import DocumentError, guess_language, parse_document
-from bot.importing import Refused
 
 logger = logging.getLogger(__name__)
 

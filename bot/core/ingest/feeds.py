@@ -24,13 +24,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from bot.importing import Refused
-from bot.importing.fetch import FEEDS, Fetcher
-from bot.importing.importer import FEED, REFUSED, Importer, Outcome, Request, write_atomically
+from bot.core.ingest import Refused
+from bot.core.ingest.importer import FEED, REFUSED, Importer, Outcome, Request, write_atomically
+
+if TYPE_CHECKING:  # the HTTP client is imported when the first page is fetched, not with the engine
+    from bot.core.ingest.fetch import Fetcher
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +136,7 @@ def poll(feeds: list[Feed], fetcher: Fetcher, state: FeedState) -> Poll:
     for feed in feeds:
         memory = state.of(feed.url)
         try:
-            page = fetcher.get(feed.url, accept=FEEDS, etag=memory.get("etag"), last_modified=memory.get("modified"))
+            page = fetcher.get_feed(feed.url, etag=memory.get("etag"), last_modified=memory.get("modified"))
         except Refused as refused:
             found.problems.append(f"feed {feed.name or feed.url}: {refused}")
             items = []
