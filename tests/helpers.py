@@ -47,6 +47,11 @@ def build_faiss_index(settings: Settings, embedder: Embedder, **kwargs) -> Build
     return build_index(settings.knowledge_dir, settings.index_dir, embedder, index_settings, **kwargs)
 
 
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` and its bytes: what "changes nothing" is checked against."""
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
 def outside_quotes(text: str) -> str:
     """What an answer says in its own words: everything but “quotes”, [n] markers and spaces."""
     return _QUOTE_OR_MARKER.sub("", text).strip()
