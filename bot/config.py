@@ -126,6 +126,9 @@ class FetchSettings(BaseModel):
     max_page_bytes: int = Field(5_000_000, ge=10_000)  # larger pages are refused
     host_delay_seconds: float = Field(2.0, ge=0, le=3600)  # between two requests to one host
     max_redirects: int = Field(5, ge=0, le=20)
+    # Fetch from private, loopback and link-local addresses too (an intranet's pages, a test site on 127.0.0.1).
+    # Off: a link in chat cannot reach the machines beside the bot (a database, a router, a cloud's metadata).
+    allow_private_addresses: bool = False
 
 
 class FeedSettings(BaseModel):

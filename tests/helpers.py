@@ -30,7 +30,10 @@ ON_BOTH_STATE_BACKENDS = pytest.mark.parametrize("state_backend", ["sqlite", "po
 
 
 # Fetching in tests: the local test site, no per-host delay (one test checks the delay with a clock).
-TEST_FETCH = FetchSettings(contact="mailto:ops@example.org", host_delay_seconds=0, max_page_bytes=200_000)
+# The test site listens on 127.0.0.1, which the default settings refuse to fetch from.
+TEST_FETCH = FetchSettings(
+    contact="mailto:ops@example.org", host_delay_seconds=0, max_page_bytes=200_000, allow_private_addresses=True
+)
 
 
 def make_settings(root: Path, **overrides) -> Settings:

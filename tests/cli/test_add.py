@@ -28,7 +28,8 @@ def imported(tmp_path):
     knowledge.mkdir()
     shutil.copy(KNOWLEDGE / "aliases.yaml", knowledge)
     config = tmp_path / "launchbot.yaml"
-    config.write_text("fetch:\n  contact: mailto:ops@example.org\n  host_delay_seconds: 0\n", encoding="utf-8")
+    fetch = "  contact: mailto:ops@example.org\n  host_delay_seconds: 0\n  allow_private_addresses: true\n"
+    config.write_text("fetch:\n" + fetch, encoding="utf-8")
     return ["--config", str(config), "--knowledge", str(knowledge), "--index", str(tmp_path / "index")]
 
 

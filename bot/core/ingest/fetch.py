@@ -10,19 +10,30 @@ at most ``fetch.max_redirects`` of them, and a loop is named as one. A page larg
 ``fetch.max_page_bytes`` is refused as soon as the cap is passed (by its Content-Length, or while it
 streams), and one that takes longer than ``fetch.timeout_seconds`` in all is abandoned.
 
+Only public addresses are fetched from, unless ``fetch.allow_private_addresses`` says otherwise: a
+link in chat must not turn the bot into a way in to the machines beside it (a database on
+127.0.0.1, a router on 192.168.0.1, a cloud's metadata service on 169.254.169.254). Every address
+a host resolves to is checked (private, loopback, link-local, multicast, reserved, unspecified or
+otherwise not global: refused), before each hop of a redirect chain and before every request the
+client sends, robots.txt's own redirects included; and the address a connection actually reached is
+checked again, so a name that resolves to another address a moment later gains nothing.
+
 Every failure is ``Refused`` with one line: which address, and what went wrong.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from urllib.parse import urljoin, urlsplit
+from urllib.request import getproxies
 from urllib.robotparser import RobotFileParser
 
 import httpx
@@ -43,6 +54,16 @@ REDIRECTS = (301, 302, 303, 307, 308)
 ROBOTS_MAX_BYTES = 512_000  # RFC 9309 asks crawlers to read at least 500 KiB
 ROBOTS_TTL = 3600.0
 MAX_CRAWL_DELAY = 60.0
+PORTS = {"http": 80, "https": 443}
+NOT_PUBLIC = (  # the first that applies: 127.0.0.1 is private too, but "loopback" says more
+    ("unspecified", "is_unspecified"),
+    ("loopback", "is_loopback"),
+    ("link-local", "is_link_local"),
+    ("multicast", "is_multicast"),
+    ("reserved", "is_reserved"),
+    ("private", "is_private"),
+)
+PUBLIC_ONLY = "launchbot fetches from public addresses only (fetch.allow_private_addresses)"
 
 
 def user_agent(settings: FetchSettings) -> str:
@@ -84,15 +105,19 @@ class Fetcher:
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        resolve: Callable[[str, int], list[str]] | None = None,
     ) -> None:
         self.settings = settings
         self.clock, self.sleep = clock, sleep
+        self.resolve = resolve or resolve_host
+        self._direct = not getproxies()  # through a proxy, a connection reaches the proxy, not the host
         self.client = httpx.Client(
             headers={"User-Agent": user_agent(settings)},
             timeout=settings.timeout_seconds,
             follow_redirects=False,
             max_redirects=settings.max_redirects,
             transport=transport,
+            event_hooks={"request": [self._check_request], "response": [self._check_peer]},
         )
         self._robots: dict[str, _Robots] = {}
         self._next_turn: dict[str, float] = {}  # host -> earliest time of its next request
@@ -120,6 +145,7 @@ class Fetcher:
         chain = [check_url(url)]
         while True:
             current = chain[-1]
+            self._check_public(chain)
             self._check_robots(current)
             with self._request(current, conditions) as response:
                 if response.status_code in REDIRECTS:
@@ -214,6 +240,47 @@ class Fetcher:
         if turn > now:
             self.sleep(turn - now)
 
+    # ------------------------------------------------------------------ public addresses only
+
+    def _check_public(self, chain: list[str]) -> None:
+        """The hop about to be fetched (the last of ``chain``) goes to public addresses only."""
+        parts = urlsplit(chain[-1])
+        why = self._not_public(parts.hostname or "", parts.port or PORTS[parts.scheme])
+        if why:
+            hop = f" ({chain[0]} redirects there)" if len(chain) > 1 else ""
+            raise Refused(f"not fetching {chain[-1]}{hop}: {why}; {PUBLIC_ONLY}")
+
+    def _check_request(self, request: httpx.Request) -> None:
+        """Before every request the client sends, those it follows by itself (robots.txt's) included."""
+        url = request.url
+        why = self._not_public(url.host, url.port or PORTS.get(url.scheme, 80))
+        if why:
+            raise Refused(f"not fetching {url}: {why}; {PUBLIC_ONLY}")
+
+    def _check_peer(self, response: httpx.Response) -> None:
+        """The address the connection reached, before a byte of the body is read: a name that
+        resolved to a public address when checked may resolve to a private one when connecting."""
+        if self.settings.allow_private_addresses or not self._direct:
+            return
+        stream = response.extensions.get("network_stream")
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+        kind = not_public(str(peer[0])) if peer else None
+        if kind:
+            url = response.request.url
+            why = f"{url.host} answered from {peer[0]}, not a public address ({kind})"
+            raise Refused(f"not fetching {url}: {why}; {PUBLIC_ONLY}")
+
+    def _not_public(self, host: str, port: int) -> str | None:
+        """Why ``host`` may not be fetched from (an address it resolves to is not public), or None."""
+        if self.settings.allow_private_addresses:
+            return None
+        for address in self.resolve(host, port):
+            kind = not_public(address)
+            if kind:
+                shown = "" if address == host else f" ({address})"
+                return f"{host}{shown} is not a public address ({kind})"
+        return None
+
     # ------------------------------------------------------------------ robots.txt
 
     def _check_robots(self, url: str) -> None:
@@ -252,11 +319,33 @@ class Fetcher:
 
 
 def check_url(url: str) -> str:
-    """``url`` if it is a web address launchbot may fetch (http or https, with a host)."""
+    """``url`` if it is a web address launchbot may fetch (http or https, with a host and a valid port)."""
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is not a number, or over 65535
+        port_ok = False
+    if parts.scheme not in PORTS or not parts.hostname or not port_ok:
         raise Refused(f"not a web address (http:// or https://): {url[:200]}")
     return parts.geturl()
+
+
+def resolve_host(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (an IP address resolves to itself)."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise Refused(f"cannot reach {host}: {_reason(exc)}") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in found))
+
+
+def not_public(address: str) -> str | None:
+    """What kind of address that is not public ``address`` is ("loopback", "private", …); None when public."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope ("fe80::1%eth0") is not the address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 reaches 127.0.0.1
+    kind = next((kind for kind, flag in NOT_PUBLIC if getattr(ip, flag)), None)
+    return kind or (None if ip.is_global else "not global")
 
 
 def _sniff(url: str, body: bytes, accept: tuple[str, ...]) -> str:
