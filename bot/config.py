@@ -125,6 +125,27 @@ class OpsSettings(BaseModel):
     port: int | None = Field(None, ge=0, le=65535)  # None: no HTTP port; 0: any free port (tests)
     host: str = "127.0.0.1"
     drain_seconds: float = Field(20.0, ge=0, le=3600)
+class FetchSettings(BaseModel):
+    """How politely ``launchbot add``, ``watch`` and ``/knowledge add`` fetch pages (bot/core/ingest/fetch.py)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    contact: str | None = None  # an e-mail address or URL in the user agent: whom a site's operator can reach
+    timeout_seconds: float = Field(20.0, gt=0, le=600)  # per page, all of it
+    max_page_bytes: int = Field(5_000_000, ge=10_000)  # larger pages are refused
+    host_delay_seconds: float = Field(2.0, ge=0, le=3600)  # between two requests to one host
+    max_redirects: int = Field(5, ge=0, le=20)
+    # Fetch from private, loopback and link-local addresses too (an intranet's pages, a test site on 127.0.0.1).
+    # Off: a link in chat cannot reach the machines beside the bot (a database, a router, a cloud's metadata).
+    allow_private_addresses: bool = False
+
+
+class FeedSettings(BaseModel):
+    """News feeds listed in ``knowledge/feeds.yaml`` (bot/core/ingest/feeds.py)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    refresh_minutes: float = Field(0.0, ge=0, le=10_080)  # `serve` polls them this often; 0: never (off)
 
 
 class Settings(BaseSettings):
@@ -173,6 +194,8 @@ class Settings(BaseSettings):
     discord: DiscordSettings = DiscordSettings()
     telegram: TelegramSettings = TelegramSettings()
     ops: OpsSettings = OpsSettings()
+    fetch: FetchSettings = FetchSettings()
+    feeds: FeedSettings = FeedSettings()
 
     @model_validator(mode="after")
     def _database_for_postgres(self) -> Settings:
@@ -319,7 +342,14 @@ _SECRET_KEYS = {
     "redis_url",
 }
 _PATHS = {("knowledge_dir",), ("index_dir",), ("onnx_cache_dir",), ("chat", "database"), ("discord", "database")}
-_SECTIONS = {"chat": ChatSettings, "discord": DiscordSettings, "telegram": TelegramSettings, "ops": OpsSettings}
+_SECTIONS = {
+    "ops": OpsSettings,
+    "chat": ChatSettings,
+    "discord": DiscordSettings,
+    "telegram": TelegramSettings,
+    "fetch": FetchSettings,
+    "feeds": FeedSettings,
+}
 
 
 def load_settings(config: Path | None = None, *, home: Path | None = None, **overrides: Any) -> Settings:

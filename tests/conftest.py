@@ -20,6 +20,7 @@ from bot.core.engine import Engine
 from bot.service.pgstorage import open_state
 from bot.service.storage import Storage
 from tests.helpers import make_settings
+from tests.newsroom import Newsroom
 from tests.servers import Server, ServerUnavailable, create_database, start_postgres, start_redis
 
 
@@ -118,3 +119,15 @@ def state(state_settings: Settings) -> Storage:
     storage = open_state(state_settings)
     yield storage
     storage.close()
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """pytest-httpserver's test site listens on 127.0.0.1 only, at a free port."""
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def newsroom(httpserver) -> Newsroom:
+    """The launch articles as a news site on 127.0.0.1 (tests/newsroom.py)."""
+    return Newsroom(httpserver).open()

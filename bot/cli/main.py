@@ -1,4 +1,4 @@
-"""The ``launchbot`` command: index, ask, chat, sources, eval, discord, telegram, serve.
+"""The ``launchbot`` command: index, add, watch, remove, ask, chat, sources, eval, discord, telegram, serve.
 
 Other tools rely on ``ask --json`` (one JSON object per question per line) and on the exit codes:
 0 success, 1 evaluation below its thresholds, 2 a usage, configuration or index problem.
@@ -13,9 +13,13 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Settings, load_settings, unused_database_url
 from bot.service.logs import FORMATS, configure_logging, log_format, use_format
+
+if TYPE_CHECKING:  # the engine is imported by the commands that use it: `launchbot --help` stays quick
+    from bot.core.engine import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +46,17 @@ shown as U+FFFD. With --json each answer is one JSON object on one line:
 "problem" is null, or why the question was refused: empty, too_long, no_words.
 
 {EXIT_CODES}"""
+
+DETAILS = ("title", "author", "publisher", "published", "url", "language")
+ADD_EPILOG = """\
+Each source is a web address (fetched politely: robots.txt, the fetch.* settings) or a file: a saved
+page (.html), a PDF, a .txt or a .md. Prints one line per source: added or updated (title, outlet,
+date, language, chunks), unchanged, or why it was not added (on stderr). The index is updated once,
+incrementally; if that fails, no file is changed.
+
+exit codes:
+  0  every source added, updated or unchanged
+  2  a source refused or a duplicate (one line each on stderr), or a configuration or index problem"""
 
 CHAT_HELP = """\
 Type a question and press Enter; a follow-up question continues the conversation. Commands:
@@ -75,6 +90,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", parents=[common], help="build or update the index")
     index.add_argument("--rebuild", action="store_true", help="re-embed everything")
+
+    add = commands.add_parser(
+        "add",
+        parents=[common],
+        help="bring articles in: links, saved pages (.html), PDFs, .txt/.md files",
+        description="Fetch or read each article, write it to the knowledge folder and update the index.",
+        epilog=ADD_EPILOG,
+        formatter_class=raw,
+    )
+    add.add_argument("sources", nargs="+", metavar="URL|FILE")
+    for detail in DETAILS:
+        add.add_argument(f"--{detail}", help=f"the article's {detail}, over what is extracted (one source only)")
+    commands.add_parser(
+        "watch",
+        parents=[common],
+        help="poll the feeds in knowledge/feeds.yaml once and bring new items in",
+    )
+    remove = commands.add_parser(
+        "remove", parents=[common], help="take documents out (their files move to knowledge/.removed/)"
+    )
+    remove.add_argument("ids", nargs="+", metavar="ID", help="a document id, as `sources` shows it")
 
     ask = commands.add_parser(
         "ask",
@@ -221,6 +257,50 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.engine import Engine
+
+    details = {name: getattr(args, name) for name in DETAILS if getattr(args, name)}
+    if details and len(args.sources) > 1:
+        raise ValueError("--title, --url and the other details describe one article: give one source with them")
+    outcomes = Engine(settings).add([valid_text(source) for source in args.sources], details=details)
+    return _report(outcomes)
+
+
+def _report(outcomes: Iterable[Outcome]) -> int:
+    """Changes and "unchanged" on stdout, refusals and duplicates on stderr (and exit code 2)."""
+    code = EXIT_OK
+    for outcome in outcomes:
+        if outcome.status in ("refused", "duplicate"):
+            print(f"launchbot: {outcome.line()}", file=sys.stderr)
+            code = EXIT_PROBLEM
+        else:
+            print(outcome.line())
+    return code
+
+
+def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.engine import Engine
+
+    watched = Engine(settings).watch_feeds()
+    code = _report([outcome for _, outcome in watched.outcomes])
+    for problem in watched.problems:
+        print(f"launchbot: {problem}", file=sys.stderr)
+        code = EXIT_PROBLEM
+    print(watched.summary() if watched.feeds else f"no feeds listed in {settings.knowledge_dir / 'feeds.yaml'}")
+    return code
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.engine import Engine
+
+    engine = Engine(settings)
+    for doc_id in args.ids:
+        document, report = engine.remove(doc_id)
+        print(f"removed {doc_id} (“{document.title}”); the index has {report.chunks} chunks")
+    return EXIT_OK
+
+
 def _silence_stdout() -> None:
     """The reader left (``launchbot ask … | head -1``): nothing more to say, and no traceback when
     Python flushes stdout at exit."""
@@ -338,6 +418,8 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_sources(engine) -> None:
+    from bot.service.text import provenance
+
     index = engine.index
     manifest = index.manifest
     print(
@@ -346,6 +428,9 @@ def _print_sources(engine) -> None:
     )
     for doc_id, meta in manifest["documents"].items():
         print(f"  {meta['chunks']:4d} chunks  {doc_id}  — {meta['title']}")
+        document = index.documents.get(doc_id)
+        if document is not None:
+            print(f"               {provenance(document)}")
     for skipped in manifest.get("skipped", []):
         print(f"  skipped  {skipped['path']}: {skipped['reason']}")
     print(f"freshness: {engine.freshness().describe()}")
@@ -409,6 +494,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS = {
     "index": cmd_index,
+    "add": cmd_add,
+    "watch": cmd_watch,
+    "remove": cmd_remove,
     "ask": cmd_ask,
     "chat": cmd_chat,
     "sources": cmd_sources,

@@ -8,15 +8,18 @@ engine answers from the live index. Plain synchronous Python; front ends call it
 
 The one module of the core that front ends and the service import: ``__all__`` names, besides the
 engine, what they read of its answers (``Answer``, ``Source``, a conversation's ``Turn``), the
-question check they run before queueing a question, the errors they report, and the PostgreSQL
-connection helpers the state store shares with the index (``postgres_connections``).
+question check they run before queueing a question, the errors they report, the PostgreSQL
+connection helpers the state store shares with the index (``postgres_connections``), and what
+maintainers bring in (a ``Request`` for a link or a file, its ``Outcome``, a feed poll's
+``Watched``, a ``Document``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.config import Settings
@@ -30,7 +33,10 @@ from bot.core.answering.ranking import Ranking, ranking_of, reranking_of
 from bot.core.answering.reader import shared_reader
 from bot.core.answering.retrieval import Retriever
 from bot.core.embed.embedding import Embedder, ModelLoadError
-from bot.core.ingest.knowledge import load_documents
+from bot.core.ingest import Refused
+from bot.core.ingest.feeds import Watched, watch_once
+from bot.core.ingest.importer import Importer, Outcome, Request
+from bot.core.ingest.knowledge import Document, load_documents
 from bot.core.store import index_store
 from bot.core.store.faiss_versions import build_running, wait_for_build
 from bot.core.store.index import (
@@ -51,13 +57,18 @@ __all__ = [
     "INVISIBLE",
     "Answer",
     "BuildReport",
+    "Document",
     "Engine",
     "IndexBusy",
     "IndexMissing",
     "IndexProblem",
     "ModelLoadError",
+    "Outcome",
+    "Refused",
+    "Request",
     "Source",
     "Turn",
+    "Watched",
     "clean_question",
     "postgres_connections",
     "quoted_sentences",
@@ -279,6 +290,52 @@ class Engine:
             return self._install(self.store.load())
         finally:
             self._swapping.release()
+
+    # ------------------------------------------------------------------ articles in (ingest: importer, feeds)
+
+    @functools.cached_property
+    def importer(self) -> Importer:
+        """Brings links, files and feed items into the knowledge directory (one fetcher per engine,
+        so its per-host delays and robots.txt cache hold across commands)."""
+        from bot.core.ingest.fetch import Fetcher  # here: answering never loads the HTTP client
+
+        s = self.settings
+        return Importer(s.knowledge_dir, Fetcher(s.fetch), max_document_bytes=s.max_document_bytes)
+
+    def add(self, sources: Iterable[Request | str], details: dict[str, str] | None = None) -> list[Outcome]:
+        """Bring each link or file in and update the index once for all of them; ``details``: front
+        matter fields given by a maintainer, over the extracted ones. Refusals are outcomes, not
+        exceptions; if the index update fails (IndexBusy included), no file is left changed and the
+        error is raised."""
+        requests = [Request(s, details=details or {}) if isinstance(s, str) else s for s in sources]
+        outcomes = self.importer.prepare(requests)
+        self.importer.apply(outcomes, self.reindex)
+        return self._with_chunks(outcomes)
+
+    def remove(self, doc_id: str) -> tuple[Document, BuildReport]:
+        """Take a document out of the knowledge base (kept in ``knowledge/.removed/``) and the index."""
+        return self.importer.remove(doc_id, self.reindex)
+
+    def documents(self) -> list[Document]:
+        """The documents in the knowledge directory now, as maintainers list them."""
+        return self.importer.documents()
+
+    def watch_feeds(self) -> Watched:
+        """Poll ``knowledge/feeds.yaml``'s feeds once and bring their new items in."""
+        watched = watch_once(self.importer, self.reindex)
+        items = [item for item, _ in watched.outcomes]
+        outcomes = self._with_chunks([outcome for _, outcome in watched.outcomes])
+        watched.outcomes = list(zip(items, outcomes, strict=True))
+        return watched
+
+    def _with_chunks(self, outcomes: list[Outcome]) -> list[Outcome]:
+        if not any(outcome.changed for outcome in outcomes) or self._live is None:
+            return outcomes
+        documents = self.index.manifest["documents"]
+        return [
+            replace(outcome, chunks=documents.get(outcome.doc_id, {}).get("chunks")) if outcome.changed else outcome
+            for outcome in outcomes
+        ]
 
 
 def postgres_connections():

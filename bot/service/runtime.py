@@ -2,6 +2,8 @@
 and conversations: shared with every other process on PostgreSQL), one rate limiter, one asking
 flow, one set of metrics, and one loop that picks up an index rebuilt by ``launchbot index`` in
 another process.
+flow, one loop that picks up an index rebuilt by ``launchbot index`` in another process, and (with
+``feeds.refresh_minutes`` set) one loop that polls the news feeds of ``knowledge/feeds.yaml``.
 
 ``launchbot serve`` builds one ``Services`` and hands it to the Discord client and the Telegram
 application alike; ``start_reloading`` is idempotent, so whichever front end starts first starts
@@ -26,7 +28,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 from bot.config import Settings
-from bot.core.engine import Engine
+from bot.core.engine import Engine, IndexBusy, Watched
 from bot.service.asking import Asking
 from bot.service.conversations import StoredConversations
 from bot.service.logs import install_redaction, verbose_logging
@@ -67,6 +69,7 @@ class Services:
         self._reloading: asyncio.Task | None = None
         self.ops_server: OpsServer | None = None  # the health and metrics port, once open
         self.metrics.watch(self)
+        self._feeds: asyncio.Task | None = None
 
     @property
     def latencies(self):
@@ -126,13 +129,44 @@ class Services:
             self.engine.watch()
         if self._reloading is None or self._reloading.done():
             self._reloading = asyncio.get_running_loop().create_task(self._reload_forever(), name="index reload")
+        self.start_feeds()
+
+    def start_feeds(self) -> None:
+        """Poll the feeds now and every ``feeds.refresh_minutes`` (0, the default: never), once per process."""
+        minutes = self.settings.feeds.refresh_minutes
+        if minutes and self.engine is not None and (self._feeds is None or self._feeds.done()):
+            self._feeds = asyncio.get_running_loop().create_task(self._watch_forever(minutes * 60), name="feeds")
 
     async def stop_reloading(self) -> None:
-        task, self._reloading = self._reloading, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        tasks, self._reloading, self._feeds = (self._reloading, self._feeds), None, None
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def watch_feeds(self) -> Watched | None:
+        """Poll the feeds once, off the event loop; new items are answerable when it returns. A
+        failure changes nothing and is logged: the next poll tries the same items again."""
+        try:
+            watched = await asyncio.to_thread(self.engine.watch_feeds)
+        except IndexBusy:
+            logger.info("feeds: another reindex is running; their new items wait for the next poll")
+            return None
+        except Exception:
+            logger.exception("polling the feeds failed; nothing was changed")
+            return None
+        for item, outcome in watched.outcomes:
+            logger.info("feed %s: %s", item.feed, outcome.line())
+        for problem in watched.problems:
+            logger.warning("%s", problem)
+        logger.info("%s", watched.summary())
+        return watched
+
+    async def _watch_forever(self, seconds: float) -> None:
+        while True:
+            await self.watch_feeds()
+            await asyncio.sleep(seconds)
 
     async def _reload_forever(self) -> None:
         while True:

@@ -83,3 +83,17 @@ def stored_sources(answer: Answer) -> list[StoredSource]:
     """What the "Sources" button will show, in a form the database keeps across restarts."""
     shown = answer.sources or ([answer.closest] if answer.closest else [])
     return [StoredSource(s.number, source_label(s), s.quote, s.context or s.quote) for s in shown]
+
+
+def provenance(document) -> str:
+    """Where a document came from, for source lists: "Space.com, published 2018-11-20 · added
+    2026-12-03 via link · https://…"; a file put in knowledge/ by hand says so."""
+    published = f"published {document.published}" if document.published else None
+    parts = [", ".join(part for part in (document.publisher, published) if part)]
+    if document.added:
+        feed = f" ({document.feed})" if document.feed else ""
+        parts.append(f"added {document.added[:10]} via {document.via or 'file'}{feed}")
+    else:
+        parts.append("a file written by hand")
+    parts.append(document.url or "")
+    return " · ".join(part for part in parts if part)

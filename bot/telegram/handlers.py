@@ -53,13 +53,14 @@ from telegram.ext import (
 )
 
 from bot.core.engine import IndexBusy, clean_question
+from bot.service import library
 from bot.service.addressing import is_question, without_mentions
 from bot.service.asking import COOLDOWN, Asked, Refusal
 from bot.service.outbox import ANSWER, NOTICE, REPLY, Outbox, Place
 from bot.service.reports import date_text, gaps_csv, held_back_text, since
 from bot.service.runtime import Services
 from bot.service.storage import DOWN, UP, ChatConfig, Origin
-from bot.service.text import cut
+from bot.service.text import cut, provenance
 from bot.telegram.render import (
     INLINE_TITLE_LIMIT,
     MESSAGE_LIMIT,
@@ -67,6 +68,7 @@ from bot.telegram.render import (
     answer_messages,
     escape,
     keyboard,
+    pack,
     plain,
     sources_messages,
 )
@@ -99,14 +101,21 @@ ADMIN_HELP = (
     "/stats [days]: questions asked, answered, declined, votes.\n"
     "/unanswered [days]: what the articles did not answer, as a CSV file."
 )
-MAINTAINER_HELP = "<b>Maintainers</b>\n/reindex [rebuild]: re-read the knowledge folder and swap the new index in."
+MAINTAINER_HELP = (
+    "<b>Maintainers</b>\n/reindex [rebuild]: re-read the knowledge folder and swap the new index in.\n"
+    "/knowledge add &lt;url&gt;: fetch an article and answer from it. /knowledge list: the documents and "
+    "their ids. /knowledge remove &lt;id&gt;: take one out."
+)
 
 NOT_ENABLED = "I'm not enabled in this group yet. A group admin can turn me on with /enable."
 DISABLED = "I'm not enabled in this group. A group admin can turn me on again with /enable."
 ASK_HINT = "Write your question after /ask, like this: /ask When did Progress MS-10 launch?"
 MENTION_HINT = "Mention me with your question, or use /ask."
 NOT_ADMIN = "Only this group's admins can use this command."
-NOT_MAINTAINER = "Only the bot's maintainers (listed by Telegram user id in the bot's configuration) can use /reindex."
+NOT_MAINTAINER = (
+    "Only the bot's maintainers (listed by Telegram user id in the bot's configuration) can use /{command}."
+)
+KNOWLEDGE_USAGE = "Use /knowledge add <url>, /knowledge list, or /knowledge remove <id>."
 GROUP_ONLY = "This command works in groups. In a private chat I always answer."
 GONE = "I can't find that answer any more, sorry."
 APOLOGY = "Sorry — something went wrong on my side. It has been logged; please try again in a moment."
@@ -198,6 +207,7 @@ class TelegramBot:
             "stats": self.stats,
             "unanswered": self.unanswered,
             "reindex": self.reindex,
+            "knowledge": self.knowledge,
         }
         for name, callback in commands.items():
             application.add_handler(CommandHandler(name, callback, filters=new))
@@ -370,13 +380,17 @@ class TelegramBot:
             await self.reply(message, piece)
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        manifest = self.services.engine.index.manifest
-        documents = list(manifest["documents"].values())
+        index = self.services.engine.index
+        documents = list(index.manifest["documents"].items())
         lines = [f"<b>{len(documents)} article(s)</b> I answer from:"]
-        lines += [f"• {escape(cut(meta['title'], 200))} ({meta['chunks']} passages)" for meta in documents[:20]]
+        for doc_id, meta in documents[:20]:
+            document = index.documents.get(doc_id)
+            details = f"\n  {escape(cut(provenance(document), 300))}" if document is not None else ""
+            lines.append(f"• {escape(cut(meta['title'], 200))} ({meta['chunks']} passages){details}")
         if len(documents) > 20:
             lines.append(f"…and {len(documents) - 20} more")
-        await self.reply(update.effective_message, "\n".join(lines))
+        for piece in pack(lines, separator="\n"):
+            await self.reply(update.effective_message, piece)
 
     # ------------------------------------------------------------------ buttons and inline mode
 
@@ -535,7 +549,7 @@ class TelegramBot:
         message = update.effective_message
         user = message.from_user
         if user is None or user.id not in self.settings.maintainers:
-            await self.reply(message, plain(NOT_MAINTAINER))
+            await self.reply(message, plain(NOT_MAINTAINER.format(command="reindex")))
             return
         rebuild = bool(context.args) and context.args[0].lower() in {"rebuild", "full", "true"}
         logger.info("telegram reindex requested (rebuild=%s) by user %s", rebuild, user.id)
@@ -554,6 +568,30 @@ class TelegramBot:
             return
         skipped = f"\nSkipped: {len(report.errors)}" if report.errors else ""
         await self.reply(message, plain(f"Reindexed: {report.summary()}") + skipped)
+
+    async def knowledge(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/knowledge add <url>``, ``list``, ``remove <id>``: maintainers only, checked on every call;
+        the work runs off the event loop (``bot.service.library``)."""
+        message = update.effective_message
+        user = message.from_user
+        if user is None or user.id not in self.settings.maintainers:
+            await self.reply(message, plain(NOT_MAINTAINER.format(command="knowledge")))
+            return
+        action, *rest = context.args or [""]
+        argument = " ".join(rest)
+        engine = self.services.engine
+        if action == "add" and argument:
+            await message.reply_chat_action(ChatAction.TYPING)
+            await self.reply(message, plain(await library.add_link(engine, argument)))
+        elif action == "list" and not argument:
+            lines = await library.document_lines(engine)
+            blocks = [escape(line) for line in lines]
+            for piece in pack(["<b>Knowledge base</b> (id — title)", *blocks], separator="\n"):
+                await self.reply(message, piece)
+        elif action == "remove" and argument:
+            await self.reply(message, plain(await library.remove(engine, argument)))
+        else:
+            await self.reply(message, plain(KNOWLEDGE_USAGE))
 
     async def _days(self, message: Message, args: list[str] | None, default: int) -> int:
         """The optional [days] argument, or 0 after telling the member what is wrong with it."""

@@ -1,8 +1,10 @@
 """The knowledge base: documents on disk, loaded with their metadata and verbatim text.
 
 A document is a ``.md`` or ``.txt`` file, optionally opening with YAML front matter (``title``,
-``language``, ``publisher``, ``author``, ``published``, ``url``). The text after the front matter is
-kept byte for byte, because every quote the bot shows is a slice of it.
+``language``, ``publisher``, ``author``, ``published``, ``url``; and, written by ``launchbot add``,
+its provenance: ``added``, ``updated``, ``via`` (file, link or feed), ``feed``, ``source`` and
+``text_sha256``). The text after the front matter is kept byte for byte, because every quote the bot
+shows is a slice of it.
 
 A file that cannot be loaded is reported with its path and reason and skipped; the rest still load.
 """
@@ -29,10 +31,13 @@ SUFFIXES = (".md", ".markdown", ".txt")
 NOT_DOCUMENTS = {
     "readme.md",
     "aliases.yaml",
-}  # files about the knowledge base, not in it (aliases: bot/core/answering/aliases.py)
-METADATA_FIELDS = ("title", "language", "publisher", "author", "published", "url")
+    "feeds.yaml",
+}  # files about the knowledge base, not in it (aliases: answering/aliases.py, feeds: ingest/feeds.py)
+ARTICLE_FIELDS = ("title", "language", "publisher", "author", "published", "url")
+PROVENANCE_FIELDS = ("added", "updated", "via", "feed", "source", "text_sha256")  # written by `launchbot add`
+METADATA_FIELDS = ARTICLE_FIELDS + PROVENANCE_FIELDS
 # What a field may show: a 10,000-character title would fill a screen in `sources` and every answer.
-MAX_FIELD_CHARS = {"url": 2000}
+MAX_FIELD_CHARS = {"url": 2000, "source": 2000}
 DEFAULT_MAX_FIELD_CHARS = 200
 _DEVANAGARI = regex.compile(r"\p{Devanagari}")
 _LETTER = regex.compile(r"\p{L}")
@@ -52,6 +57,12 @@ class Document:
     author: str | None = None
     published: str | None = None
     url: str | None = None
+    added: str | None = None  # when `launchbot add` wrote it (UTC, ISO 8601)
+    updated: str | None = None  # when it last replaced it with a changed text
+    via: str | None = None  # how it came in: file, link or feed (None: written by hand)
+    feed: str | None = None  # the feed's name, for articles from a feed
+    source: str | None = None  # what was given: the link, or the file's path
+    text_sha256: str | None = None  # SHA-256 of the text, whitespace folded: the same article once
 
     def metadata(self) -> dict[str, str | None]:
         return {key: value for key, value in asdict(self).items() if key != "text"}
@@ -161,6 +172,7 @@ def parse_document(raw: bytes, *, doc_id: str, path: str, markdown: bool = True)
         author=meta.get("author"),
         published=meta.get("published"),
         url=meta.get("url"),
+        **{key: meta.get(key) for key in PROVENANCE_FIELDS},
     )
 
 
