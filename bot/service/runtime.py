@@ -1,6 +1,7 @@
 """What one process shares among its front ends: one engine, one database (questions, votes, chats
 and conversations: shared with every other process on PostgreSQL), one rate limiter, one asking
-flow, and one loop that picks up an index rebuilt by ``launchbot index`` in another process.
+flow, the moderators' notes, and one loop that picks up an index rebuilt by ``launchbot index`` in
+another process and deletes questions older than ``state.retention_days`` (hourly).
 
 ``launchbot serve`` builds one ``Services`` and hands it to the Discord client and the Telegram
 application alike; ``start_reloading`` is idempotent, so whichever front end starts first starts
@@ -21,11 +22,23 @@ from bot.core.engine import Engine
 from bot.service.asking import Asking
 from bot.service.conversations import StoredConversations
 from bot.service.logs import install_redaction, verbose_logging
+from bot.service.notes import Notes
 from bot.service.pgstorage import open_state
 from bot.service.redis_limits import rate_limiter
+from bot.service.reports import DAY
 from bot.service.storage import Storage
 
 logger = logging.getLogger(__name__)
+
+EXPIRY_SECONDS = 3600.0  # how often old questions are looked for
+
+
+def expire_old_questions(storage: Storage, retention_days: int, now: float | None = None) -> int:
+    """Delete the questions (and their votes) older than the retention period; how many."""
+    removed = storage.expire_questions((time.time() if now is None else now) - retention_days * DAY)
+    if removed:
+        logger.info("deleted %d question(s) older than %d days (state.retention_days)", removed, retention_days)
+    return removed
 
 
 class Services:
@@ -44,8 +57,10 @@ class Services:
             log_question_text=chat.log_question_text,
             conversations=StoredConversations(storage, chat.conversation_turns, chat.conversation_minutes * 60),
         )
+        self.notes = Notes(settings, engine, storage)
         self.started = time.time()
         self._reloading: asyncio.Task | None = None
+        self._expired = -float("inf")  # when old questions were last deleted (monotonic)
 
     @property
     def latencies(self):
@@ -77,8 +92,19 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def expire_once(self) -> int:
+        """Delete questions past ``state.retention_days`` (off the loop); a failure is logged."""
+        self._expired = time.monotonic()
+        try:
+            return await asyncio.to_thread(expire_old_questions, self.storage, self.settings.state.retention_days)
+        except Exception:
+            logger.exception("deleting expired questions failed; trying again in an hour")
+            return 0
+
     async def _reload_forever(self) -> None:
         while True:
+            if time.monotonic() - self._expired >= EXPIRY_SECONDS:
+                await self.expire_once()
             await asyncio.sleep(self.settings.chat.reload_check_seconds)
             await self.reload_once()
 

@@ -13,7 +13,7 @@ import re
 
 from bot.core.answer import Answer, Source
 from bot.core.question import INVISIBLE
-from bot.service.storage import StoredSource
+from bot.service.storage import Forgotten, StoredSource
 
 logger = logging.getLogger(__name__)
 
@@ -84,3 +84,11 @@ def stored_sources(answer: Answer) -> list[StoredSource]:
     """What the "Sources" button will show, in a form the database keeps across restarts."""
     shown = answer.sources or ([answer.closest] if answer.closest else [])
     return [StoredSource(s.number, source_label(s), s.quote, s.context or s.quote) for s in shown]
+
+
+def forgotten_text(forgotten: Forgotten, retention_days: int) -> str:
+    """What a member is told after ``/forget``."""
+    return (
+        f"Done: {forgotten.questions} question(s) you asked and {forgotten.votes} vote(s) you gave are deleted. "
+        f"Otherwise questions are kept {retention_days} days, and reports never show who asked."
+    )
