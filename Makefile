@@ -29,7 +29,7 @@ lint: install
 	$(BIN)/ruff format --check bot tests benchmarks
 
 # Follow-up dialogues: every scored turn must hold the fact in its first quoted sentence. One public
-# turn is still missed (tests/core/test_conversation.py, KNOWN_MISSES): the gate is the measured
+# turn is still missed (tests/core/answering/test_conversation.py, KNOWN_MISSES): the gate is the measured
 # 9/10 until it passes, then 1.
 eval: install
 	$(BIN)/launchbot eval tests/data/dev_qa.yaml --min-hit 1 --min-abstain 1

@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bot.config import Settings
-from bot.core.embedding import Embedder
+from bot.core.embed.embedding import Embedder
 from bot.core.engine import Engine
 from bot.evaluation import judge, load_yaml_set, squad_corpus, squad_settings
 

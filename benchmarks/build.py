@@ -17,8 +17,10 @@ import numpy as np
 from benchmarks.common import Figure, Results, timed
 from benchmarks.corpora import Squad, write_squad_documents
 from bot.config import Settings
-from bot.core.embedding import Embedder
-from bot.core.index import BuildReport, IndexSettings, build_index, load_index
+from bot.core.embed.embedding import Embedder
+from bot.core.store.faiss_build import build_index
+from bot.core.store.faiss_store import load_index
+from bot.core.store.index import BuildReport, IndexSettings
 
 logger = logging.getLogger(__name__)
 

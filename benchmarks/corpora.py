@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import OUT, REPO
-from bot.core.chunking import chunk_documents, sentence_key, split_sentences
-from bot.core.embedding import Embedder
-from bot.core.knowledge import load_documents
+from bot.core.embed.embedding import Embedder
+from bot.core.ingest.chunking import chunk_documents, sentence_key, split_sentences
+from bot.core.ingest.knowledge import load_documents
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import REPO
-from bot.core.question import clean_question
+from bot.core.answering.question import clean_question
 
 PIECES = [
     b"When did Progress 71 dock?",

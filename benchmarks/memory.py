@@ -40,7 +40,9 @@ _RUN = """
 import json, sys, time
 sys.path.insert(0, {repo!r})
 from benchmarks.memory import HashEmbedder, peak_kib, reset_peak, rss_kib
-from bot.core.index import IndexSettings, build_index, load_index
+from bot.core.store.faiss_build import build_index
+from bot.core.store.faiss_store import load_index
+from bot.core.store.index import IndexSettings
 from pathlib import Path
 embedder = HashEmbedder()
 settings = IndexSettings(embedder.name, 800, 150, {hnsw_threshold})

@@ -21,9 +21,9 @@ import yaml
 from benchmarks.common import REPO, Figure, Results, percentile_ms
 from benchmarks.corpora import Squad, write_squad_documents
 from bot.config import Settings
-from bot.core.embedding import Embedder
+from bot.core.embed.embedding import Embedder
 from bot.core.engine import Engine
-from bot.core.index import load_index
+from bot.core.store.faiss_store import load_index
 
 logger = logging.getLogger(__name__)
 

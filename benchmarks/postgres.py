@@ -28,8 +28,10 @@ from benchmarks.common import BENCH_MODEL, REPO, Figure, Results, percentile_ms
 from benchmarks.corpora import LookupEmbedder, blends, write_synthetic_corpus
 from bot.config import Settings
 from bot.core.engine import Engine
-from bot.core.index import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, IndexSettings, build_index, make_faiss_index
-from bot.core.pgindex import PostgresIndexStore, connect
+from bot.core.store.faiss_build import build_index, make_faiss_index
+from bot.core.store.index import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, IndexSettings
+from bot.core.store.postgres_search import connect
+from bot.core.store.postgres_store import PostgresIndexStore
 
 logger = logging.getLogger(__name__)
 

@@ -27,9 +27,10 @@ from benchmarks.models import model_costs
 from benchmarks.scale import scale
 from benchmarks.startup import cold_start
 from bot.config import Settings
-from bot.core.embedding import Embedder, resolve_model
+from bot.core.embed.embedding import Embedder, resolve_model
 from bot.core.engine import Engine
-from bot.core.index import IndexSettings, build_index
+from bot.core.store.faiss_build import build_index
+from bot.core.store.index import IndexSettings
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from benchmarks.common import Figure, Results, percentile_ms, rss_mb, timed
 from benchmarks.corpora import blends
-from bot.core.index import make_faiss_index
+from bot.core.store.faiss_build import make_faiss_index
 
 logger = logging.getLogger(__name__)
 

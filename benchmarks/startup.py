@@ -20,7 +20,7 @@ import numpy as np
 
 from benchmarks.common import REPO, Figure, Results
 from bot.config import Settings
-from bot.core.embedding import resolve_model
+from bot.core.embed.embedding import resolve_model
 
 logger = logging.getLogger(__name__)
 

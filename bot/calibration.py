@@ -1,12 +1,12 @@
-"""``make calibrate``: fit the answerability model (``bot/core/answerability.py``) for the configured
-embedding model, and write it to ``bot/core/calibration/<model>.json``.
+"""``make calibrate``: fit the answerability model (``bot/core/answering/answerability.py``) for the configured
+embedding model, and write it to ``bot/core/answering/calibration/<model>.json``.
 
 Data: SQuAD 2.0 half dev (``../shared/eval/squad2/dev-v2.0-half.json``) articles 0-7, three
 quarters of the launch calibration set (``tests/data/launch_calibration.yaml``) and the "tune" items
 of the Hindi set (``tests/data/hindi_qa.yaml``) to fit; SQuAD articles 8-15, the other launch
 quarter (every fourth item) and the Hindi held-out items to validate.
 
-Two models are fitted, in order. First the ranking (``bot/core/ranking.py``): which candidate
+Two models are fitted, in order. First the ranking (``bot/core/answering/ranking.py``): which candidate
 sentence is quoted first, learned from the candidates of every answerable question. Then, ranking
 with it, every question is answered once with abstention off, and its decision features and whether
 the answer was right (for launch items: right in its FIRST quote) fit the answerability model. Both
@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import Settings, load_settings
-from bot.core.answerability import CROSS_SCRIPT_FEATURES, FEATURES, Calibration, calibration_file
+from bot.core.answering.answerability import CROSS_SCRIPT_FEATURES, FEATURES, Calibration, calibration_file
+from bot.core.answering.ranking import DENSE_SCALE, RANK_FEATURES, Ranking
 from bot.core.engine import Engine
-from bot.core.ranking import DENSE_SCALE, RANK_FEATURES, Ranking
 from bot.evaluation import Item, evaluate, fold, load_yaml_set, squad_corpus, squad_settings
 
 logger = logging.getLogger(__name__)
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = load_settings()
-    from bot.core.embedding import model_identity
+    from bot.core.embed.embedding import model_identity
 
     model = model_identity(settings.model)
     cache = CACHE / calibration_file(model, CACHE).name.replace(".json", ".rows.jsonl")

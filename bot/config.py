@@ -37,11 +37,10 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bot.core.knowledge import MAX_DOCUMENT_BYTES
-
 logger = logging.getLogger(__name__)
 
 CONFIG_NAME = "launchbot.yaml"
+MAX_DOCUMENT_BYTES = 2_000_000  # larger documents are reported and skipped (the core's default too)
 # Flags that set a setting, for naming them when their value is refused.
 FLAGS = {"knowledge_dir": "--knowledge", "index_dir": "--index", "model": "--model", "top_k": "-k"}
 

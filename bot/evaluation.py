@@ -34,8 +34,7 @@ from typing import Any
 import yaml
 
 from bot.config import Settings
-from bot.core.answer import Answer
-from bot.core.conversation import Turn, quoted_sentences, turn_of
+from bot.core.engine import Answer, Turn, quoted_sentences, turn_of
 from bot.service.reports import percentile
 
 SCRATCH = Path("data/eval")

@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from pydantic import SecretStr
 
 from bot.config import Settings
-from bot.core.embedding import Embedder
+from bot.core.embed.embedding import Embedder
 from bot.core.engine import Engine
 from bot.service.pgstorage import open_state
 from bot.service.storage import SQLiteStorage, Storage

@@ -13,12 +13,16 @@ import discord
 import pytest
 
 from bot.config import Settings
-from bot.core.embedding import Embedder
+from bot.core.embed.embedding import Embedder
+from bot.core.store.faiss_build import build_index
+from bot.core.store.index import BuildReport, IndexSettings
 from bot.service.runtime import Services
 
 REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "knowledge"
 DEV_SET = REPO / "tests" / "data" / "dev_qa.yaml"
+NEW_DOC = "---\ntitle: Docking\n---\nProgress 71 docked to the Zvezda module after a two-day chase.\n"
+_QUOTE_OR_MARKER = re.compile(r"“[^“”]*”|\[\d+\]")
 
 # Runs a front-end test on each state database: the ``state`` fixture (tests/conftest.py) is SQLite,
 # then a fresh database on the real PostgreSQL server.
@@ -30,6 +34,17 @@ def make_settings(root: Path, **overrides) -> Settings:
     if not knowledge.exists():
         shutil.copytree(KNOWLEDGE, knowledge)
     return Settings(knowledge_dir=knowledge, index_dir=root / "index", **overrides)
+
+
+def build_faiss_index(settings: Settings, embedder: Embedder, **kwargs) -> BuildReport:
+    """Build the FAISS index of ``settings``, as `launchbot index` would (another process, to an engine)."""
+    index_settings = IndexSettings(embedder.name, settings.chunk_size, settings.chunk_overlap)
+    return build_index(settings.knowledge_dir, settings.index_dir, embedder, index_settings, **kwargs)
+
+
+def outside_quotes(text: str) -> str:
+    """What an answer says in its own words: everything but “quotes”, [n] markers and spaces."""
+    return _QUOTE_OR_MARKER.sub("", text).strip()
 
 
 def mentions_launch_date(text: str) -> bool:

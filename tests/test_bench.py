@@ -16,9 +16,10 @@ from benchmarks.corpora import LookupEmbedder, blends, load_squad, write_synthet
 from benchmarks.models import MODELS, model_costs
 from benchmarks.report import markdown, table
 from benchmarks.scale import scale
-from bot.core.embedding import Embedder
+from bot.core.embed.embedding import Embedder
 from bot.core.engine import Engine
-from bot.core.index import IndexSettings, build_index
+from bot.core.store.faiss_build import build_index
+from bot.core.store.index import IndexSettings
 from tests.helpers import REPO, make_settings
 
 logger = logging.getLogger(__name__)

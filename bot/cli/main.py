@@ -208,14 +208,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return EXIT_OK
     except Exception as exc:  # the user gets one line; -v shows the traceback
-        from bot.core.embedding import ModelLoadError
-        from bot.core.index import IndexProblem
+        from bot.core.engine import IndexProblem, ModelLoadError
 
         from_database = type(exc).__module__.startswith(("psycopg", "redis"))  # unreachable, refused…
         if not isinstance(exc, IndexProblem | ModelLoadError | FileNotFoundError | ValueError) and not from_database:
             raise
         logger.debug("details", exc_info=True)
-        from bot.core.index import IndexMissing
+        from bot.core.engine import IndexMissing
 
         lost = isinstance(exc, FileNotFoundError | IndexMissing) and settings is not None
         hint = f" ({settings.origin})" if lost else ""
@@ -340,7 +339,7 @@ class Conversation:
         self.turns: list = []
 
     def add(self, answer) -> None:
-        from bot.core.conversation import turn_of
+        from bot.core.engine import turn_of
 
         self.turns = [*self.turns, turn_of(answer)][-self.limit :] if self.limit else []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from bot.core.answer import DETAILS, DETAILS_LABEL, Answer
+from bot.core.engine import DETAILS, DETAILS_LABEL, Answer
 from bot.service.gaps import GapReport, closest_heading
 from bot.service.text import cut, source_label
 

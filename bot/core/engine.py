@@ -5,6 +5,10 @@ the questions in flight: a question works on the index it started with, and the 
 reference assignment. Loading and installing a version (``reindex``, ``reload_if_changed``) hold one
 lock, and a version older than the live one is never installed. While another process builds, the
 engine answers from the live index. Plain synchronous Python; front ends call it from worker threads.
+
+The one module of the core that front ends and the service import: ``__all__`` names, besides the
+engine, what they read of its answers (``Answer``, ``Source``, a conversation's ``Turn``), the
+question check they run before queueing a question, and the errors they report.
 """
 
 from __future__ import annotations
@@ -15,27 +19,47 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.config import Settings
-from bot.core.aliases import load_aliases
-from bot.core.answer import Answer, AnswerSettings, Helpers, answer_question, ranking_candidates
-from bot.core.answerability import Decider, load_calibration
-from bot.core.conversation import Turn, context_for
-from bot.core.embedding import Embedder
-from bot.core.index import (
+from bot.core.answering.aliases import load_aliases
+from bot.core.answering.answerability import Decider, load_calibration
+from bot.core.answering.compose import DETAILS, DETAILS_LABEL, Answer, Source
+from bot.core.answering.conversation import Turn, context_for, quoted_sentences, turn_of
+from bot.core.answering.pipeline import AnswerSettings, Helpers, answer_question, ranking_candidates
+from bot.core.answering.question import INVISIBLE, clean_question
+from bot.core.answering.ranking import Ranking, ranking_of
+from bot.core.answering.retrieval import Retriever
+from bot.core.embed.embedding import Embedder, ModelLoadError
+from bot.core.ingest.knowledge import load_documents
+from bot.core.store import index_store
+from bot.core.store.faiss_versions import build_running, wait_for_build
+from bot.core.store.index import (
     BuildReport,
     Freshness,
     IndexBusy,
     IndexMissing,
+    IndexProblem,
     IndexSettings,
     KnowledgeIndex,
-    build_running,
     freshness,
     version_order,
-    wait_for_build,
 )
-from bot.core.knowledge import load_documents
-from bot.core.ranking import Ranking, ranking_of
-from bot.core.retrieval import Retriever
-from bot.core.store import index_store
+
+__all__ = [
+    "DETAILS",
+    "DETAILS_LABEL",
+    "INVISIBLE",
+    "Answer",
+    "BuildReport",
+    "Engine",
+    "IndexBusy",
+    "IndexMissing",
+    "IndexProblem",
+    "ModelLoadError",
+    "Source",
+    "Turn",
+    "clean_question",
+    "quoted_sentences",
+    "turn_of",
+]
 
 logger = logging.getLogger(__name__)
 

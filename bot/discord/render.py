@@ -13,7 +13,7 @@ import logging
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.core.answer import DETAILS, DETAILS_LABEL, Answer, Source
+from bot.core.engine import DETAILS, DETAILS_LABEL, Answer, Source
 from bot.service.gaps import GapReport, Topic, closest_heading
 from bot.service.notes import Note
 from bot.service.storage import StoredSource

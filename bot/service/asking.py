@@ -28,10 +28,7 @@ from collections import Counter, deque
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from bot.core.answer import Answer
-from bot.core.conversation import Turn, turn_of
-from bot.core.engine import Engine
-from bot.core.question import clean_question
+from bot.core.engine import Answer, Engine, Turn, clean_question, turn_of
 from bot.service.conversations import Conversations, ConversationStore
 from bot.service.limits import BUSY, COOLDOWN, RateLimiter
 from bot.service.storage import Origin, Storage

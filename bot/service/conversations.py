@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.core.conversation import Turn
+from bot.core.engine import Turn
 from bot.service.storage import Storage
 
 logger = logging.getLogger(__name__)

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bot.core.answer import Source
-from bot.core.engine import Engine
+from bot.core.engine import Engine, Source
 from bot.service.charts import period_start
 from bot.service.storage import Gap, Storage
 
@@ -123,7 +122,7 @@ def question_vectors(engine: Engine, texts: list[str]) -> np.ndarray:
     vector of its words the articles never use."""
     import regex
 
-    from bot.core.lexical import tokenize
+    from bot.core.ingest.lexical import tokenize
 
     lexicon = engine.index.lexicon
     own = np.stack([engine.embedder.encode_query(text) for text in texts])

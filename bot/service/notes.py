@@ -21,9 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Settings
-from bot.core.answer import Answer
-from bot.core.engine import Engine
-from bot.core.index import IndexBusy
+from bot.core.engine import Answer, Engine, IndexBusy
 from bot.service.storage import Storage, Waiting
 
 logger = logging.getLogger(__name__)

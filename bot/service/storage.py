@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.core.conversation import Turn
+from bot.core.engine import Turn
 from bot.service.schema import SQLITE, migrations, statements
 
 logger = logging.getLogger(__name__)

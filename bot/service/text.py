@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
-from bot.core.answer import Answer, Source
-from bot.core.question import INVISIBLE
+from bot.core.engine import INVISIBLE, Answer, Source
 from bot.service.storage import Forgotten, StoredSource
 
 logger = logging.getLogger(__name__)

@@ -60,8 +60,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.core.index import IndexBusy
-from bot.core.question import clean_question
+from bot.core.engine import IndexBusy, clean_question
 from bot.service.addressing import is_question, without_mentions
 from bot.service.asking import COOLDOWN, Asked, Refusal
 from bot.service.gaps import GapReport, find_gaps

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.answer import DETAILS, DETAILS_LABEL, Answer, Source
+from bot.core.engine import DETAILS, DETAILS_LABEL, Answer, Source
 from bot.service.gaps import GapReport, Topic, closest_heading
 from bot.service.notes import Note
 from bot.service.storage import Stats, StoredSource

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.cli.main import main
-from bot.core.index import current_version
+from bot.core.store.faiss_versions import current_version
 
 
 @pytest.fixture

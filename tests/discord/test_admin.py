@@ -13,7 +13,7 @@ import discord
 import pytest
 from discord import app_commands
 
-import bot.core.store
+import bot.core.store.faiss_store
 from bot.core.engine import Engine
 from bot.discord.checks import NotAllowed
 from bot.discord.exts.ask import Ask
@@ -207,14 +207,14 @@ async def test_reindex_swaps_the_index_while_a_concurrent_ask_still_answers(engi
     client.channel_configs[channel.id] = ChatConfig(str(channel.guild.id), enabled=True)
     (settings.knowledge_dir / "bulletin.md").write_text(NEW_DOCUMENT, encoding="utf-8")
     building, release = threading.Event(), threading.Event()
-    real_build = bot.core.store.build_index
+    real_build = bot.core.store.faiss_store.build_index
 
     def gated_build(*args, **kwargs):
         building.set()
         assert release.wait(30)
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr(bot.core.store, "build_index", gated_build)
+    monkeypatch.setattr(bot.core.store.faiss_store, "build_index", gated_build)
     maintenance, asker = Maintenance(client), Ask(client)
     admin = MockInteraction(client, permissions=discord.Permissions(administrator=True))
     old_path = engine.index.path
@@ -244,7 +244,7 @@ async def test_a_failed_reindex_keeps_the_old_index_and_a_cli_reindex_is_picked_
     storage = SQLiteStorage(engine.settings.index_dir.parent / "bot.sqlite3")
     client = MockBot(engine.settings, engine, storage)
     (engine.settings.knowledge_dir / "bulletin.md").write_text(NEW_DOCUMENT, encoding="utf-8")
-    real_build = bot.core.store.build_index
+    real_build = bot.core.store.faiss_store.build_index
 
     class ExplodingEmbedder:
         def __init__(self, inner) -> None:
@@ -256,7 +256,7 @@ async def test_a_failed_reindex_keeps_the_old_index_and_a_cli_reindex_is_picked_
     def failing_build(knowledge_dir, index_dir, embedder, *args, **kwargs):
         return real_build(knowledge_dir, index_dir, ExplodingEmbedder(embedder), *args, **kwargs)
 
-    monkeypatch.setattr(bot.core.store, "build_index", failing_build)
+    monkeypatch.setattr(bot.core.store.faiss_store, "build_index", failing_build)
     maintenance = Maintenance(client)
     admin = MockInteraction(client, permissions=discord.Permissions(administrator=True))
     old_path = engine.index.path
@@ -267,7 +267,7 @@ async def test_a_failed_reindex_keeps_the_old_index_and_a_cli_reindex_is_picked_
     assert (await asyncio.to_thread(engine.answer, "When did the Progress MS-10 launch?")).answered
 
     # Fixed, then rebuilt from the CLI by another process: the bot's reload loop picks it up.
-    monkeypatch.setattr(bot.core.store, "build_index", real_build)
+    monkeypatch.setattr(bot.core.store.faiss_store, "build_index", real_build)
     Engine(engine.settings, embedder).reindex()
     assert await client.services.reload_once()
     assert engine.index.path != old_path and "bulletin" in engine.index.documents

@@ -12,7 +12,7 @@ from discord import app_commands
 from pydantic import SecretStr
 
 import bot.cli.main
-from bot.core.answer import Answer, Source
+from bot.core.engine import Answer, Source
 from bot.discord.app import APOLOGY, LaunchBot, run
 from bot.discord.checks import NotAllowed
 from bot.discord.render import answer_embed, sources_embeds

@@ -359,7 +359,7 @@ async def test_refusals_are_full_sentences_and_a_cooldown_is_called_a_cooldown(b
 
 @ON_BOTH_STATE_BACKENDS
 async def test_a_declined_answers_sources_show_the_closest_passage_labelled_not_an_answer(bot, channel):
-    from bot.core.answer import Answer, Source
+    from bot.core.engine import Answer, Source
     from bot.discord.exts.feedback import SourcesButton
     from bot.discord.render import ANSWERED_COLOUR, CLOSEST_LABEL, DECLINED_COLOUR
     from bot.service.storage import Origin

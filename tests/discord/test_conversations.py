@@ -8,7 +8,7 @@ from __future__ import annotations
 import discord
 import pytest
 
-from bot.core.conversation import quoted_sentences
+from bot.core.answering.conversation import quoted_sentences
 from bot.core.engine import Engine
 from bot.discord.exts.ask import Ask
 from bot.service.storage import ChatConfig, Storage

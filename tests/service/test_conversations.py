@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.conversation import Turn
+from bot.core.answering.conversation import Turn
 from bot.service.conversations import SWEEP_SECONDS, Conversations, StoredConversations
 from bot.service.pgstorage import PostgresStorage
 from bot.service.storage import SQLiteStorage
@@ -141,7 +141,7 @@ def test_turns_added_at_once_by_two_processes_are_all_kept_in_order(new_shared_s
 
 async def test_the_asking_flow_answers_a_reply_with_its_conversation(launch_engine, tmp_path, new_store):
     """The hook every front end uses (Telegram: a reply to one of the bot's answers continues it)."""
-    from bot.core.conversation import quoted_sentences
+    from bot.core.answering.conversation import quoted_sentences
     from bot.service.asking import Asking
     from bot.service.limits import RateLimiter
     from bot.service.storage import Origin, open_storage

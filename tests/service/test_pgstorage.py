@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from bot.cli.main import main
-from bot.core.conversation import Turn
+from bot.core.answering.conversation import Turn
 from bot.service.conversations import StoredConversations
 from bot.service.pgstorage import POSTGRES_MIGRATIONS, PostgresStorage, StateNotEmpty, copy_sqlite
 from bot.service.schema import statements

@@ -1,8 +1,7 @@
-"""Text helpers and reports every front end shares, and the direction of every import."""
+"""Text helpers and reports every front end shares."""
 
 from __future__ import annotations
 
-import ast
 import csv
 import io
 import re
@@ -12,7 +11,6 @@ import pytest
 from bot.service.reports import gaps_csv, latency_text, percentile
 from bot.service.storage import Gap
 from bot.service.text import ELLIPSIS, cut, sentence, split, visible
-from tests.helpers import REPO
 
 CITED = "“The rocket rose at 6:14 a.m.” [1] “It docked two days later.” [2] “Gerst filmed it.” [12]"
 
@@ -56,29 +54,3 @@ def test_latency_text_and_the_csv_export():
     exported = gaps_csv([Gap(1, 0.0, "=cmd|' /C calc'!A0", False, 0.1, 0, 0)]).decode("utf-8-sig")
     [header, row] = list(csv.reader(io.StringIO(exported)))
     assert header[2] == "question" and row[2].startswith("'=") and row[3] == "declined"
-
-
-LAYERS = {"core": 0, "service": 1, "cli": 2, "discord": 2, "telegram": 2}
-
-
-def test_imports_go_front_ends_to_service_to_core_never_back():
-    """core imports no service or front end (and no chat platform); service imports no front end;
-    front ends do not import each other (only the ``launchbot`` command in bot/cli starts them)."""
-    problems = []
-    for path in sorted((REPO / "bot").rglob("*.py")):
-        parts = path.relative_to(REPO / "bot").parts
-        layer = parts[0] if len(parts) > 1 else None
-        if layer not in LAYERS:
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")
-                if top[0] in {"discord", "telegram"} and layer in {"core", "service"}:
-                    problems.append(f"{path.name} ({layer}) imports the chat platform {name}")
-                inward = top[0] == "bot" and len(top) > 1 and top[1] in LAYERS and top[1] != layer
-                if inward and LAYERS[top[1]] >= LAYERS[layer] and parts[0] != "cli":
-                    problems.append(f"{path.name} ({layer}) imports {name}")
-    assert not problems, problems

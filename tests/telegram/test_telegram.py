@@ -20,8 +20,7 @@ from telegram import Update
 
 import bot.cli.main
 import bot.telegram.app
-from bot.core.answer import Answer, Source
-from bot.core.engine import Engine
+from bot.core.engine import Answer, Engine, Source
 from bot.service.runtime import Services
 from bot.service.storage import SQLiteStorage, Storage
 from bot.telegram.app import build_application, prepare

@@ -20,7 +20,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.question import clean_question
+from bot.core.engine import clean_question
 from bot.discord.app import APOLOGY, NO_MENTIONS, PLATFORM, LaunchBot, channel_config
 from bot.discord.exts.feedback import answer_view
 from bot.discord.render import CONTENT_LIMIT, answer_embed

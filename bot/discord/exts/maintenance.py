@@ -19,7 +19,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.index import BuildReport, IndexBusy
+from bot.core.engine import BuildReport, IndexBusy
 from bot.discord.app import NO_MENTIONS, LaunchBot, send_private
 from bot.discord.checks import maintainer_only, moderator_only
 from bot.discord.render import ANSWERED_COLOUR, DECLINED_COLOUR, FIELD_LIMIT, fit

@@ -1,0 +1,107 @@
+"""Extractive answers: pick the sentences of the retrieved passages that answer, quote them verbatim.
+
+The bot never writes a claim of its own: the direct answer is made only of source sentences, each
+quote followed by its citation number, and every source carries the verbatim ``quote`` it was taken
+from. ``answer_question`` walks a question down six stages, once, each a module of its own handing
+the next a small typed object:
+
+1. **clean** (``question``): the question normalised, or refused with a reason; a question about
+   the articles themselves (who wrote one, which outlet) is answered from their details instead
+   (``metadata``);
+2. **read** (``reading``) -> ``Asked``: spell-corrected against the articles' vocabulary, its terms
+   folded through the maintainers' aliases, the kind of answer asked for noted;
+3. **gather** (``candidates``) -> ``Candidate`` list: the sentences of the best passages;
+4. **score** (``scoring``) -> ``Scored`` list, best first: relevance, and the learned ranking;
+5. **decide** (``decision``) -> ``Decision``: whether the best sentence answers at all, by the
+   calibrated answerability model (``answerability``);
+6. **compose** (``compose``) -> ``Answer``: the answer-holding sentence first, further quotes in
+   document order, numbered sources; or a decline pointing at the closest passage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.answering import metadata
+from bot.core.answering.aliases import Aliases
+from bot.core.answering.answerability import Decider
+from bot.core.answering.candidates import gather_candidates
+from bot.core.answering.compose import DECLINE, Answer, compose_answer, decline
+from bot.core.answering.conversation import Context
+from bot.core.answering.decision import decide
+from bot.core.answering.question import clean_question
+from bot.core.answering.ranking import HAND_SET, Ranking
+from bot.core.answering.reading import NO_ALIASES, read_question
+from bot.core.answering.retrieval import Retriever
+from bot.core.answering.scoring import score_sentences
+from bot.core.answering.typos import Speller
+from bot.core.store.index import KnowledgeIndex
+
+RELEVANCE_ONLY = Decider(None, 0.30)  # no calibration: the relevance threshold
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    top_k: int = 8
+    sentence_candidates: int = 10
+    answer_chars: int = 500
+    follow_ratio: float = 0.7
+    min_confidence: float = 0.30
+    max_question_chars: int = 500
+
+
+@dataclass(frozen=True)
+class Helpers:
+    """What answering uses besides the index: the maintainers' aliases and a speller for the corpus."""
+
+    aliases: Aliases = NO_ALIASES
+    speller: Speller | None = None
+    decider: Decider = RELEVANCE_ONLY
+    ranking: Ranking = HAND_SET
+
+    @classmethod
+    def for_index(
+        cls, index: KnowledgeIndex, aliases: Aliases, decider: Decider, ranking: Ranking = HAND_SET
+    ) -> Helpers:
+        speller = Speller(lambda: (index.sentence_text(i) for i in range(len(index.sentences))))
+        return cls(aliases, speller, decider, ranking)
+
+
+def answer_question(
+    question: object,
+    retriever: Retriever,
+    settings: AnswerSettings,
+    context: Context | None = None,
+    helpers: Helpers | None = None,
+) -> Answer:
+    """The whole answering path for one question; never raises for bad input. ``context``: what a
+    follow-up leans on (bot/core/answering/conversation.py), retrieved and scored below its own words."""
+    helpers = helpers or Helpers(decider=Decider(None, settings.min_confidence))
+    clean = clean_question(question, settings.max_question_chars)
+    shown = question if isinstance(question, str) else repr(question)
+    if clean.text is None:
+        return Answer(shown, False, clean.problem or DECLINE, problem=clean.code)
+    index = retriever.index
+    intent = metadata.metadata_intent(clean.text)
+    if intent is not None:
+        return metadata.answer_from_details(clean.text, intent, index)
+    asked = read_question(clean.text, retriever, helpers.aliases, helpers.speller, context)
+    candidates = gather_candidates(asked, retriever, settings.top_k, settings.sentence_candidates)
+    if not candidates:
+        return Answer(clean.text, False, DECLINE)
+    ranked = score_sentences(index, asked, candidates, helpers.ranking)
+    decision = decide(index, asked, ranked, helpers.decider)
+    if not decision.answers:
+        return decline(clean.text, index, ranked, decision)
+    return compose_answer(clean.text, index, ranked, decision, settings.follow_ratio, settings.answer_chars)
+
+
+def ranking_candidates(
+    question: str, retriever: Retriever, settings: AnswerSettings, helpers: Helpers
+) -> list[tuple[str, dict[str, float]]]:
+    """Every candidate sentence of a question with what the ranking reads of it (``make calibrate``
+    fits the ranking weights on these)."""
+    asked = read_question(question, retriever, helpers.aliases, helpers.speller)
+    candidates = gather_candidates(asked, retriever, settings.top_k, settings.sentence_candidates)
+    ranked = score_sentences(retriever.index, asked, candidates, helpers.ranking) if candidates else []
+    return [(retriever.index.sentence_text(c.sentence_id), c.values) for c in ranked]
