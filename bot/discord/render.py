@@ -13,11 +13,11 @@ import logging
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.core.engine import DETAILS, DETAILS_LABEL, Answer, Source
+from bot.core.engine import DETAILS, DETAILS_LABEL, NOTE, Answer, Source
 from bot.service.gaps import GapReport, Topic, closest_heading
 from bot.service.notes import Note
 from bot.service.storage import StoredSource
-from bot.service.text import ELLIPSIS, cut, source_label, visible
+from bot.service.text import ELLIPSIS, cut, source_details, source_label, source_title, visible
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +52,7 @@ def fit(text: str, limit: int) -> str:
 
 
 def _details(source: Source) -> str:
-    parts = [part for part in (source.publisher, source.published) if part]
-    return " · ".join(parts)
+    return " · ".join(source_details(source))
 
 
 def answer_embed(answer: Answer) -> discord.Embed:
@@ -68,7 +67,9 @@ def answer_embed(answer: Answer) -> discord.Embed:
     embed = discord.Embed(title=title, description=fit(answer.text, DESCRIPTION_LIMIT), colour=ANSWERED_COLOUR)
     if answer.basis == DETAILS:
         embed.set_author(name=DETAILS_LABEL)
-    footer = "Quoted verbatim from the articles. “Sources” shows the full passages; 👍/👎 tell us if it helped."
+    noted = any(source.document_kind == NOTE for source in answer.sources)
+    origin = "the articles and a moderator's note" if noted else "the articles"
+    footer = f"Quoted verbatim from {origin}. “Sources” shows the full passages; 👍/👎 tell us if it helped."
     embed.set_footer(text=footer)
     sources = answer.sources[:MAX_FIELDS]
     room = EMBED_TOTAL_LIMIT - len(embed) - 50
@@ -79,7 +80,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
 
 
 def _add_source_field(embed: discord.Embed, source: Source, prefix: str, limit: int) -> None:
-    name = fit(prefix + source.title, FIELD_NAME_LIMIT)
+    name = fit(prefix + source_title(source), FIELD_NAME_LIMIT)
     details = _details(source)
     link = f"\n<{source.url}>" if source.url and len(source.url) < 300 else ""
     tail = (f"\n— {inert(details)}" if details else "") + link

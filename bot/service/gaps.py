@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bot.core.engine import Engine, Source
+from bot.core.engine import NOTE, Engine, Source
 from bot.service.charts import period_start
 from bot.service.storage import Gap, Storage
 
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 # Cosine distance under which two groups of questions merge (average linkage). Measured on two
 # written sets of gap questions (English and Hindi paraphrases of 22 subjects, and unrelated ones):
-# 0.55 put no two subjects together in either, and split 2 of the 22 subjects.
+# 0.55 put no two subjects together and split 1 of the 22 (0.5 splits 3; 0.6 mixes two).
 DISTANCE = 0.55
 MIN_TO_GROUP = 6  # fewer unserved questions than this: a plain list
 EXAMPLES = 3
@@ -51,7 +51,7 @@ class Topic:
     questions: int  # how many questions in the period
     before: int  # how many people asked in the period before
     declined: int  # of ``questions``, declined (the others were answered and voted 👎)
-    question_id: int  # a stored question asking ``question`` (a moderator's note answers it: /gaps)
+    question_ids: tuple[int, ...]  # a stored question for each example (a note answers them all: /gaps)
     closest: Source | None = None  # the closest passage the articles have (or the answer's first source)
     answered_now: bool = False  # the bot answers ``question`` now
 
@@ -105,7 +105,7 @@ def closest_heading(topic: Topic) -> str:
     """What the topic's passage is, said the same way by every front end (followed by its source)."""
     if topic.closest is None:
         return NOTHING_CLOSE
-    if topic.answered_now and topic.declined == topic.questions:
+    if topic.answered_now and (topic.closest.document_kind == NOTE or topic.declined == topic.questions):
         return "Answered now, from"
     if topic.answered_now:
         return "Answered with this and voted down, from"
@@ -115,28 +115,6 @@ def closest_heading(topic: Topic) -> str:
 def normalised(question: str) -> str:
     """The form under which two questions count as the same: case, spacing, closing marks aside."""
     return " ".join(question.casefold().split()).rstrip("?!.।… ")
-
-
-def question_vectors(engine: Engine, texts: list[str]) -> np.ndarray:
-    """TEMPORARY (moves into the core after the layout change): each question's vector plus the
-    vector of its words the articles never use."""
-    import regex
-
-    from bot.core.ingest.lexical import tokenize
-
-    lexicon = engine.index.lexicon
-    own = np.stack([engine.embedder.encode_query(text) for text in texts])
-    asked = []
-    for text, vector in zip(texts, own, strict=True):
-        kept = [w for w in regex.findall(r"[\p{L}\p{M}\p{N}'’-]+|\S", text) if not _known(w, lexicon, tokenize)]
-        rest = " ".join(kept)
-        asked.append(engine.embedder.encode_query(rest) if regex.search(r"\p{L}", rest) else vector)
-    return own + np.stack(asked)
-
-
-def _known(word, lexicon, tokenize) -> bool:
-    terms = tokenize(word)
-    return bool(terms) and all(lexicon.known(term) for term in terms)
 
 
 def topic_labels(vectors: np.ndarray, distance: float = DISTANCE) -> np.ndarray:
@@ -193,7 +171,7 @@ def find_gaps(
     grouped = len(current) >= MIN_TO_GROUP
     vectors: dict[str, np.ndarray] = {}
     if grouped:
-        vectors = form_vectors([gap.question for gap in gaps], lambda texts: question_vectors(engine, texts))
+        vectors = form_vectors([gap.question for gap in gaps], engine.question_vectors)
         groups = group_questions([gap.question for gap in gaps], vectors)
     else:
         by_form: dict[str, list[int]] = {}
@@ -219,15 +197,16 @@ def _topic(gaps: list[Gap], earlier: list[Gap], vectors: dict[str, np.ndarray]) 
         newest_wording.setdefault(normalised(gap.question), gap.question)
     order = _typical_first(list(newest_wording.values()), [gap.question for gap in gaps], vectors)
     typical = order[0]
-    question_id = next(gap.id for gap in gaps if normalised(gap.question) == normalised(typical))
+    examples = tuple(order[:EXAMPLES])
+    ids = tuple(next(gap.id for gap in gaps if normalised(gap.question) == normalised(e)) for e in examples)
     return Topic(
         question=typical,
-        examples=tuple(order[:EXAMPLES]),
+        examples=examples,
         people=len({gap.asker for gap in gaps}),
         questions=len(gaps),
         before=len({gap.asker for gap in earlier}),
         declined=sum(not gap.answered for gap in gaps),
-        question_id=question_id,
+        question_ids=ids,
     )
 
 

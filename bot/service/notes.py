@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Settings
-from bot.core.engine import Answer, Engine, IndexBusy
+from bot.core.engine import Answer, Engine, IndexBusy, NoteFile, NoteMissing, read_notes, remove_note, write_note
 from bot.service.storage import Storage, Waiting
+from bot.service.text import attribution
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +51,6 @@ class Note:
     @property
     def attribution(self) -> str:
         return attribution(self.author, self.date)
-
-
-def attribution(author: str, date: str) -> str:
-    """How a note is credited wherever it is quoted."""
-    return f"Moderator note by {author}, {date}"
 
 
 @dataclass(frozen=True)
@@ -112,17 +108,14 @@ class Notes:
     # ------------------------------------------------------------------ the notes
 
     def list(self) -> list[Note]:
-        from bot.core.ingest.notes import read_notes
-
-        return [_note(found) for found in read_notes(self.folder)]
+        return [_note(found) for found in read_notes(self.settings.knowledge_dir, self.settings.notes.folder)]
 
     def add(self, questions: Sequence[str], answer: str, author: str) -> NoteAdded:
         """Write the note, reindex, and answer its questions again. Slow: call it from a worker thread.
         A note that cannot be indexed is removed again, so none is left half-added."""
-        from bot.core.ingest.notes import write_note
-
         questions, answer, author = _checked(questions, answer, author, self.settings.max_question_chars)
-        written = write_note(self.folder, questions, answer, author, datetime.now(UTC).date().isoformat())
+        today = datetime.now(UTC).date().isoformat()
+        written = write_note(self.settings.knowledge_dir, self.settings.notes.folder, questions, answer, author, today)
         note = _note(written)
         try:
             self._reindex()
@@ -133,10 +126,8 @@ class Notes:
         return NoteAdded(note, [(question, self.engine.answer(question)) for question in questions])
 
     def remove(self, note_id: str) -> Note:
-        from bot.core.ingest.notes import NoteMissing, remove_note
-
         try:
-            removed = _note(remove_note(self.folder, note_id.strip()))
+            removed = _note(remove_note(self.settings.knowledge_dir, self.settings.notes.folder, note_id))
         except NoteMissing as missing:
             raise NoteProblem(str(missing)) from None
         self._reindex()
@@ -153,11 +144,17 @@ class Notes:
                 time.sleep(1.0)
         raise NoteProblem("A reindex is running and did not finish in time; try again in a minute.")
 
+    def questions_of(self, question_ids: Sequence[int]) -> list[str]:
+        """The stored questions with these ids (a /gaps topic's examples), those still kept."""
+        found = (self.storage.get_answer(question_id) for question_id in question_ids)
+        return list(dict.fromkeys(stored.question for stored in found if stored is not None))
+
     # ------------------------------------------------------------------ telling members
 
     def followups(self, platform: str, community: str | None, note: Note) -> list[tuple[Waiting, Answer]]:
-        """The unanswered questions of the last ``notes.notify_days`` days in this community that
-        the bot now answers quoting ``note``, with those answers (none when notify_days is 0)."""
+        """The unserved questions (declined, or voted down) of the last ``notes.notify_days`` days in
+        this community that the bot now answers quoting ``note``, with those answers (none when
+        notify_days is 0)."""
         days = self.settings.notes.notify_days
         if not days or self.storage is None:
             return []
@@ -189,5 +186,5 @@ def _checked(questions: Sequence[str], answer: str, author: str, max_question_ch
     return questions, answer, author[:MAX_AUTHOR_CHARS]
 
 
-def _note(found) -> Note:
+def _note(found: NoteFile) -> Note:
     return Note(found.id, tuple(found.questions), found.answer, found.author, found.date, found.path, found.doc_id)

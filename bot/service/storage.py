@@ -132,8 +132,9 @@ class Activity:
 
 @dataclass(frozen=True)
 class Waiting:
-    """A declined question and where its answer was posted: a member can be told there, in its
-    thread or reply chain, once the question has an answer. Nothing says who asked."""
+    """An unserved question (declined, or voted down) and where its answer was posted: a member can
+    be told there, in its thread or reply chain, once the question has an answer. Nothing says who
+    asked."""
 
     id: int
     question: str
@@ -215,7 +216,8 @@ class Storage(ABC):
 
     @abstractmethod
     def waiting(self, platform: str, community_id: str | None, since: float) -> list[Waiting]:
-        """Declined questions asked since ``since``, newest first, with where their answer was posted."""
+        """The questions ``gaps`` lists (declined, or voted down more than up) asked since ``since``,
+        newest first, with where their answer was posted."""
 
     @abstractmethod
     def forget_member(self, platform: str, user_id: str) -> Forgotten:
@@ -457,10 +459,12 @@ class SQLStorage(Storage):
         return [Activity(float(row[0]), bool(row[1]), int(row[2]), int(row[3])) for row in rows]
 
     def waiting(self, platform: str, community_id: str | None, since: float) -> list[Waiting]:
-        where, params = self._scope(platform, community_id, since)
+        where, params = self._scope(platform, community_id, since, "q")
         rows = self._read(
-            "SELECT id, question, created, chat_id, thread_id, answer_message FROM questions"
-            f" WHERE {where} AND answered = 0 ORDER BY created DESC, id DESC",
+            "SELECT q.id, q.question, q.created, q.chat_id, q.thread_id, q.answer_message"
+            f" FROM questions q LEFT JOIN feedback f ON f.question_id = q.id WHERE {where}"
+            " GROUP BY q.id, q.question, q.created, q.chat_id, q.thread_id, q.answer_message, q.answered"
+            f" HAVING q.answered = 0 OR {_DOWN} > {_UP} ORDER BY q.created DESC, q.id DESC",
             params,
         )
         return [Waiting(row[0], row[1], float(row[2]), row[3], row[4], row[5]) for row in rows]

@@ -126,9 +126,9 @@ NOT_ADMIN = "Only this group's admins can use this command."
 NOT_MAINTAINER = "Only the bot's maintainers (listed by Telegram user id in the bot's configuration) can use /reindex."
 GROUP_ONLY = "This command works in groups. In a private chat I always answer."
 GONE = "I can't find that answer any more, sorry."
-NOTE_PROMPT = "✍️ Gap #{id}: “{question}”"
+NOTE_PROMPT = "✍️ Gap #{ids}: {questions}"
 NOTE_PROMPT_HELP = "Reply to this message with the answer. It becomes a moderator note, quoted with your name."
-_NOTE_PROMPT = re.compile(r"^✍️ Gap #(\d+):")
+_NOTE_PROMPT = re.compile(r"^✍️ Gap #(\d+(?:,\d+){0,2}):")
 NOTE_USAGE = "Use /note add question | answer, /note list, or /note remove id."
 NOTIFIED = "There is now an answer to your question:"
 GAP_BUTTONS = 5
@@ -228,7 +228,7 @@ class TelegramBot:
         for name, callback in commands.items():
             application.add_handler(CommandHandler(name, callback, filters=new))
         application.add_handler(CallbackQueryHandler(self.vote, pattern=r"^vote:\d+:(up|down)$"))
-        application.add_handler(CallbackQueryHandler(self.answer_gap, pattern=r"^gap:\d+$"))
+        application.add_handler(CallbackQueryHandler(self.answer_gap, pattern=r"^gap:\d+(,\d+){0,2}$"))
         application.add_handler(CallbackQueryHandler(self.unknown_button))  # from an older version of the bot
         application.add_handler(InlineQueryHandler(self.inline))
         text = new & filters.TEXT & ~filters.COMMAND
@@ -555,7 +555,7 @@ class TelegramBot:
         refusal = self._note_refusal(message)
         pieces = gaps_messages(report, refusal)
         buttons = [
-            InlineKeyboardButton(f"✍️ {number}", callback_data=f"gap:{topic.question_id}")
+            InlineKeyboardButton(f"✍️ {number}", callback_data="gap:" + ",".join(map(str, topic.question_ids)))
             for number, topic in enumerate(report.topics[:GAP_BUTTONS], start=1)
         ]
         markup = InlineKeyboardMarkup([buttons]) if buttons and not refusal else None
@@ -646,13 +646,14 @@ class TelegramBot:
         if refusal:
             await query.answer(cut(refusal, 200), show_alert=True)
             return
-        question_id = int(query.data.split(":")[1])
-        stored = await asyncio.to_thread(self.storage.get_answer, question_id)
-        if stored is None:
+        ids = query.data.split(":")[1]
+        questions = await asyncio.to_thread(self.services.notes.questions_of, [int(n) for n in ids.split(",")])
+        if not questions:
             await query.answer(GONE)
             return
         await query.answer()
-        prompt = NOTE_PROMPT.format(id=question_id, question=cut(stored.question, 300)) + "\n" + NOTE_PROMPT_HELP
+        listed = " / ".join(f"“{cut(question, 200)}”" for question in questions)
+        prompt = NOTE_PROMPT.format(ids=ids, questions=listed) + "\n" + NOTE_PROMPT_HELP
         command = message.reply_to_message  # the admin's /gaps: "selective" asks only its sender to reply
         target = command if command is not None and command.from_user is not None else message
         await self.outbox.post(
@@ -678,12 +679,13 @@ class TelegramBot:
             return False
         if not await self._may_write_notes(message, context):
             return True
-        stored = await asyncio.to_thread(self.storage.get_answer, int(found[1]))
-        if stored is None:
+        ids = [int(n) for n in found[1].split(",")]
+        questions = await asyncio.to_thread(self.services.notes.questions_of, ids)
+        if not questions:
             await self.reply(message, plain(GONE))
             return True
         try:
-            await self._add_note(message, [stored.question], question_in(message))
+            await self._add_note(message, questions, question_in(message))
         except NoteProblem as problem:
             await self.reply(message, plain(str(problem)))
         return True

@@ -21,7 +21,7 @@ from bot.core.engine import DETAILS, DETAILS_LABEL, Answer, Source
 from bot.service.gaps import GapReport, Topic, closest_heading
 from bot.service.notes import Note
 from bot.service.storage import Stats, StoredSource
-from bot.service.text import cut, source_label, split, visible
+from bot.service.text import cut, source_details, source_label, source_title, split, visible
 
 logger = logging.getLogger(__name__)
 
@@ -64,12 +64,12 @@ def pack(blocks: Iterable[str], limit: int = MESSAGE_LIMIT, separator: str = "\n
 
 
 def _details(source: Source) -> str:
-    return " · ".join(escape(cut(part, 200)) for part in (source.publisher, source.published) if part)
+    return " · ".join(escape(cut(part, 200)) for part in source_details(source))
 
 
 def _source_line(source: Source, prefix: str) -> str:
     """One source, within a few hundred characters whatever its metadata (so lines always pack)."""
-    title = escape(cut(source.title, 300))
+    title = escape(cut(source_title(source), 300))
     if source.url and len(source.url) < 300 and source.url.startswith(("https://", "http://")):
         title = f'<a href="{html.escape(visible(source.url), quote=True)}">{title}</a>'
     details = _details(source)

@@ -10,13 +10,15 @@ import discord
 from PIL import Image
 
 from bot.discord.app import NO_MENTIONS
-from bot.discord.exts.moderation import AnswerGapButton, Moderation
+from bot.discord.exts.moderation import NOTIFIED, AnswerGapButton, Moderation, NoteForm
 from bot.discord.exts.privacy import Privacy
+from bot.discord.render import answer_embed
 from bot.service.charts import COUNTS_KEY
 from bot.service.storage import Origin
-from tests.helpers import ON_BOTH_STATE_BACKENDS, MockBot, MockGuild, MockInteraction, MockMember
+from tests.helpers import ON_BOTH_STATE_BACKENDS, MockBot, MockGuild, MockInteraction, MockMember, MockTextChannel
 
 MANAGE = discord.Permissions(manage_guild=True)
+ANSWER = "The weather at Baikonur on launch day was clear and cold, about −5 °C, with a light wind."
 
 
 def bot_for(launch_engine, state, **notes) -> MockBot:
@@ -77,7 +79,7 @@ async def test_gaps_shows_topics_and_answer_buttons_where_notes_are_allowed(laun
     assert buttons[0].custom_id.startswith("launchbot:gap:")
 
     member = MockInteraction(listed, guild=guild, user=MockMember())  # not a moderator: refused, no form
-    item = AnswerGapButton(1, int(buttons[0].custom_id.rsplit(":", 1)[1]))
+    item = AnswerGapButton(1, tuple(int(n) for n in buttons[0].custom_id.rsplit(":", 1)[1].split(",")))
     await item.callback(member)
     assert "Only moderators" in member.response.send_message.await_args.args[0]
     assert not member.response.send_modal.await_count
@@ -98,3 +100,61 @@ async def test_forget_deletes_the_members_questions_and_votes_only(launch_engine
     [reply] = [call.args[0] for call in interaction.sent()]
     assert reply.startswith("Done: 1 question(s) you asked and 1 vote(s) you gave are deleted.")
     assert state.get_answer(mine) is None and state.votes(theirs) == (0, 0) and state.get_answer(theirs) is not None
+
+
+async def test_answering_a_gap_writes_a_note_that_answers_and_tells_who_asked(engine, state):
+    """/gaps → "Answer 1" → the form, prefilled with the topic's questions → a moderator note: the same
+    questions are then answered quoting it, credited to the moderator; with notes.notify_days the
+    member whose question it answers is told in its reply chain."""
+    guild, channel = MockGuild(), MockTextChannel()
+    asked = [
+        "What was the weather at Baikonur during the launch?",
+        "How was the weather at Baikonur on launch day?",
+        "weather at baikonur?",
+        "How do I bake a chocolate cake?",
+        "Who won the football World Cup in 2018?",
+        "What is the capital of Australia?",
+    ]
+    for member, question in enumerate(asked):
+        origin = Origin("discord", str(guild.id), str(channel.id), str(member))
+        stored = state.record_question(origin, question=question, answered=False)
+        state.mark_delivered(stored, str(700 + member))
+    bot = bot_for(engine, state, communities=[f"discord:{guild.id}"], notify_days=7)
+    bot.get_channel.side_effect = lambda channel_id: channel if channel_id == channel.id else None
+    cog = Moderation(bot)
+    mod = MockInteraction(bot, guild=guild, permissions=MANAGE, user=MockMember(display_name="Anna"))
+    await cog.gaps.callback(cog, mod, days=7)
+    first = mod.followup.send.await_args.kwargs["view"].children[0]
+
+    pressed = MockInteraction(bot, guild=guild, permissions=MANAGE, user=MockMember(display_name="Anna"))
+    await first.callback(pressed)
+    form = pressed.response.send_modal.await_args.args[0]
+    assert isinstance(form, NoteForm)
+    assert set(form.questions.default.splitlines()) == set(asked[:3])  # the topic's examples, one a line
+    form.questions._value = form.questions.default  # what the moderator submits: the form as shown, and
+    form.answer._value = ANSWER  # the answer they typed
+    submitted = MockInteraction(bot, guild=guild, permissions=MANAGE, user=MockMember(display_name="Anna"))
+    await form.on_submit(submitted)
+
+    embed = submitted.followup.send.await_args.kwargs["embed"]
+    assert embed.title == "Moderator note 1" and embed.footer.text.startswith("Moderator note by Anna, ")
+    now = {f.name: f.value for f in embed.fields}["Now"]
+    assert now.count("now answered, quoting the note") == 3 and "Told 3 member(s)" in now
+    told = channel.send.await_args_list
+    assert len(told) == 3 and all(call.args == (NOTIFIED,) for call in told)
+    assert {call.kwargs["reference"].message_id for call in told} == {700, 701, 702}
+    assert all(call.kwargs["allowed_mentions"] is NO_MENTIONS for call in told)
+    for question in asked[:3]:
+        answer = engine.answer(question)
+        assert answer.sources[0].doc_id == "notes/note-1"
+        assert any(f.name.startswith("[1] Moderator note by Anna, ") for f in answer_embed(answer).fields)
+    for question in asked[3:]:
+        assert not engine.answer(question).answered
+
+    listing = MockInteraction(bot, guild=guild, permissions=MANAGE)
+    await cog.note_list.callback(cog, listing)
+    assert "Moderator note by Anna" in listing.followup.send.await_args.args[0]
+    removing = MockInteraction(bot, guild=guild, permissions=MANAGE)
+    await cog.note_remove.callback(cog, removing, note_id="1")
+    assert removing.followup.send.await_args.args[0] == "Removed note 1: it no longer answers."
+    assert all(s.doc_id != "notes/note-1" for s in engine.answer(asked[0]).sources)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.service.gaps import MIN_TO_GROUP, find_gaps, form_vectors, group_questions, question_vectors
+from bot.service.gaps import MIN_TO_GROUP, find_gaps, form_vectors, group_questions
 from bot.service.storage import Origin, SQLiteStorage
 from tests.conftest import WEEK_COMMUNITY
 from tests.week import ANSWERABLE, GAP_SUBJECTS, OFF_TOPIC
@@ -39,7 +39,7 @@ SUBJECTS = {
 def test_paraphrases_in_english_and_hindi_share_a_topic_and_other_subjects_do_not(launch_engine):
     questions = [q for wordings in SUBJECTS.values() for q in wordings]
     subject_of = {q: subject for subject, wordings in SUBJECTS.items() for q in wordings}
-    vectors = form_vectors(questions, lambda texts: question_vectors(launch_engine, texts))
+    vectors = form_vectors(questions, launch_engine.question_vectors)
     topics = [{subject_of[questions[i]] for i in group} for group in group_questions(questions, vectors)]
     assert all(len(subjects) == 1 for subjects in topics), topics  # no topic mixes two subjects
     assert sorted(s for [s] in topics) == sorted(SUBJECTS)  # and each subject is one topic, Hindi included
@@ -47,7 +47,7 @@ def test_paraphrases_in_english_and_hindi_share_a_topic_and_other_subjects_do_no
 
 def test_near_duplicates_share_a_topic_whatever_their_case_and_marks(launch_engine):
     questions = ["How old is Gerst?", "how old is gerst", "HOW OLD IS GERST???", "Where can I order a pizza?"]
-    vectors = form_vectors(questions, lambda texts: question_vectors(launch_engine, texts))
+    vectors = form_vectors(questions, launch_engine.question_vectors)
     assert len(vectors) == 2  # three wordings, one form: encoded once
     assert group_questions(questions, vectors) == [[0, 1, 2], [3]]
 

@@ -104,3 +104,59 @@ async def test_forget_deletes_a_members_questions_and_votes(tg):
     assert reply.startswith("Done: 1 question(s) you asked and 1 vote(s) you gave are deleted.")
     stats = tg.services.storage.stats("telegram", str(GROUP_ID), since=0)
     assert (stats.asked, stats.up) == (1, 0)  # the other member's question stays; the vote went
+
+
+async def test_an_admin_answers_a_gap_by_replying_and_the_note_answers_in_the_group(engine, tmp_path, state):
+    """/gaps → ✍️ 1 → a reply prompt (only the admin asked to reply) → the admin's reply becomes a
+    moderator note; the same questions are then answered in the group quoting it, with the admin's
+    name. /note list and /note remove manage it; a member cannot."""
+    for member, question in enumerate(GAP_QUESTIONS):
+        state.record_question(
+            Origin("telegram", str(GROUP_ID), str(GROUP_ID), str(member)), question=question, answered=False
+        )
+    tg = await harness_for(engine, tmp_path, state, user_cooldown_seconds=0)
+    try:
+        await enable_group(tg)
+        allow_notes(tg)
+        gaps = message("/gaps", chat_id=GROUP_ID, user_id=ADMIN)
+        [listing] = [c for c in await tg.send(gaps) if c.method == "sendMessage"]
+        button = listing.params["reply_markup"]["inline_keyboard"][0][0]
+        listed = listing.result | {"reply_to_message": gaps["message"]}  # as Telegram shows the bot's reply
+        pressed = callback(button["callback_data"], user_id=ADMIN, chat_id=GROUP_ID)
+        pressed["callback_query"]["message"] = listed
+        [prompt] = [c for c in await tg.send(pressed) if c.method == "sendMessage"]
+        assert prompt.params["text"].startswith("✍️ Gap #") and "मौसम" in prompt.params["text"]
+        assert prompt.params["reply_markup"]["selective"] and prompt.params["reply_markup"]["force_reply"]
+
+        answer = "The weather at Baikonur on launch day was clear and cold, about −5 °C, with a light wind."
+        reply = message(answer, chat_id=GROUP_ID, user_id=ADMIN, reply_to=prompt.result)
+        reply["message"]["from"]["first_name"] = "Ravi"
+        [confirmation] = await tg.replies(reply)
+        assert_safe_html(confirmation)
+        assert "Moderator note 1" in confirmation and "Moderator note by Ravi, " in confirmation
+        assert confirmation.count("now answered, quoting the note") == 3
+
+        member = next(_users)
+        for question in ("What was the weather at Baikonur during the launch?", "लॉन्च के समय बैकोनूर में मौसम कैसा था?"):
+            [answered] = await tg.replies(message(f"/ask {question}", chat_id=GROUP_ID, user_id=member))
+            assert f"“{answer}”" in answered and "[1] Moderator note by Ravi, " in answered
+        [declined] = await tg.replies(message("/ask How do I bake a chocolate cake?", chat_id=GROUP_ID, user_id=member))
+        assert "Moderator note" not in declined
+
+        assert await tg.replies(message("/note list", chat_id=GROUP_ID, user_id=member)) == [
+            "Only this group's admins can use this command."
+        ]
+        [notes] = await tg.replies(message("/note list", chat_id=GROUP_ID, user_id=ADMIN))
+        assert "<b>1</b> Moderator note by Ravi" in notes
+        added = await tg.replies(
+            message("/note add How tall is the Soyuz? | About 46 metres.", chat_id=GROUP_ID, user_id=ADMIN)
+        )
+        assert "Moderator note 2" in added[0]
+        assert await tg.replies(message("/note remove 1", chat_id=GROUP_ID, user_id=ADMIN)) == [
+            "Removed note 1: it no longer answers."
+        ]
+        assert await tg.replies(message("/note remove 1", chat_id=GROUP_ID, user_id=ADMIN)) == [
+            "There is no note '1' (notes: 2)."
+        ]
+    finally:
+        await tg.application.shutdown()

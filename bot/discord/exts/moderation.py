@@ -38,18 +38,19 @@ GAP_BUTTONS = 5  # one row of "Answer" buttons under /gaps, for its top topics
 NOTIFIED = "There is now an answer to this question:"
 
 
-class AnswerGapButton(discord.ui.DynamicItem[discord.ui.Button], template=r"launchbot:gap:(?P<id>\d+)"):
-    """ "Answer" under a /gaps topic: a form whose answer becomes a moderator note. The id is a stored
-    question of the topic, so the button works after a restart (it is ephemeral, seen by one moderator)."""
+class AnswerGapButton(discord.ui.DynamicItem[discord.ui.Button], template=r"launchbot:gap:(?P<ids>\d+(,\d+){0,2})"):
+    """ "Answer" under a /gaps topic: a form whose answer becomes a moderator note for the topic's
+    example questions (every one listed in the note). The ids are stored questions, so the button
+    works after a restart (it is ephemeral, seen by one moderator)."""
 
-    def __init__(self, number: int, question_id: int) -> None:
-        self.question_id = question_id
+    def __init__(self, number: int, question_ids: tuple[int, ...]) -> None:
+        self.question_ids = question_ids
         super().__init__(
             discord.ui.Button(
                 label=f"Answer {number}",
                 emoji="✍️",
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"launchbot:gap:{question_id}",
+                custom_id="launchbot:gap:" + ",".join(map(str, question_ids)),
             )
         )
 
@@ -57,7 +58,7 @@ class AnswerGapButton(discord.ui.DynamicItem[discord.ui.Button], template=r"laun
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item, match: re.Match[str], /
     ) -> AnswerGapButton:
-        return cls(0, int(match["id"]))
+        return cls(0, tuple(int(n) for n in match["ids"].split(",")))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
@@ -65,9 +66,9 @@ class AnswerGapButton(discord.ui.DynamicItem[discord.ui.Button], template=r"laun
             if refusal:
                 await send_private(interaction, refusal)
                 return
-            stored = await asyncio.to_thread(interaction.client.services.storage.get_answer, self.question_id)
-            question = stored.question if stored is not None else ""
-            await interaction.response.send_modal(NoteForm(question))
+            notes = interaction.client.services.notes
+            questions = await asyncio.to_thread(notes.questions_of, self.question_ids)
+            await interaction.response.send_modal(NoteForm("\n".join(questions)))
         except Exception as error:
             await apologise(interaction, error, "an Answer button")
 
@@ -269,7 +270,7 @@ class Moderation(commands.Cog):
         view = discord.ui.View(timeout=None)
         if not refusal:
             for number, topic in enumerate(report.topics[:GAP_BUTTONS], start=1):
-                view.add_item(AnswerGapButton(number, topic.question_id))
+                view.add_item(AnswerGapButton(number, topic.question_ids))
         await interaction.followup.send(embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @note.command(name="add", description="Answer a question once, for everyone: quoted with your name")
