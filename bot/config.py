@@ -67,6 +67,40 @@ class ChatSettings(BaseModel):
     answer_workers: int = Field(2, ge=1, le=64)
 
 
+class StateSettings(BaseModel):
+    """What the state database keeps, and for how long (on SQLite and PostgreSQL alike)."""
+
+    retention_days: int = Field(180, ge=1, le=36_500)  # questions (and their votes) older are deleted
+
+
+class NotesSettings(BaseModel):
+    """Moderator notes: answers written in chat, kept as knowledge documents (README: "Adding documents")."""
+
+    folder: str = "notes"  # inside knowledge_dir
+    # Notes answer in every community the bot serves, so only these communities' moderators may write
+    # them: "discord:<server id>", "telegram:<group id>". Telegram maintainers and the terminal always may.
+    communities: list[str] = Field(default_factory=list)
+    # Tell members who asked a question in the last N days, in its thread or reply chain, once a new
+    # note answers it (0: never).
+    notify_days: int = Field(0, ge=0, le=90)
+
+    @field_validator("folder")
+    @classmethod
+    def _relative_folder(cls, value: str) -> str:
+        path = Path(value)
+        if not value or path.is_absolute() or ".." in path.parts or path.name.startswith("."):
+            raise ValueError("must be a folder name inside knowledge_dir, such as notes")
+        return value
+
+    @field_validator("communities")
+    @classmethod
+    def _platform_prefixed(cls, value: list[str]) -> list[str]:
+        bad = [item for item in value if item.partition(":")[0] not in ("discord", "telegram") or ":" not in item]
+        if bad:
+            raise ValueError(f"each must be discord:<server id> or telegram:<group id>, not {', '.join(bad)}")
+        return value
+
+
 # Keys that were under ``discord:`` before they were shared, and their name under ``chat:``.
 _MOVED_TO_CHAT = {
     "database": "database",
@@ -125,6 +159,8 @@ class OpsSettings(BaseModel):
     port: int | None = Field(None, ge=0, le=65535)  # None: no HTTP port; 0: any free port (tests)
     host: str = "127.0.0.1"
     drain_seconds: float = Field(20.0, ge=0, le=3600)
+
+
 class FetchSettings(BaseModel):
     """How politely ``launchbot add``, ``watch`` and ``/knowledge add`` fetch pages (bot/core/ingest/fetch.py)."""
 
@@ -191,6 +227,8 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None  # LAUNCHBOT_REDIS_URL: limits and Discord identify shared
 
     chat: ChatSettings = ChatSettings()
+    state: StateSettings = StateSettings()
+    notes: NotesSettings = NotesSettings()
     discord: DiscordSettings = DiscordSettings()
     telegram: TelegramSettings = TelegramSettings()
     ops: OpsSettings = OpsSettings()
@@ -345,6 +383,8 @@ _PATHS = {("knowledge_dir",), ("index_dir",), ("onnx_cache_dir",), ("chat", "dat
 _SECTIONS = {
     "ops": OpsSettings,
     "chat": ChatSettings,
+    "state": StateSettings,
+    "notes": NotesSettings,
     "discord": DiscordSettings,
     "telegram": TelegramSettings,
     "fetch": FetchSettings,

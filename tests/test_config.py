@@ -234,3 +234,17 @@ def test_the_ops_section(monkeypatch):
     monkeypatch.setenv("LAUNCHBOT_OPS__PORT", "70000")
     with pytest.raises(ConfigError, match="LAUNCHBOT_OPS__PORT"):
         load_settings()
+
+
+def test_notes_settings_name_what_is_wrong(tmp_path):
+    (tmp_path / "launchbot.yaml").write_text("notes:\n  communities: ['123']\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"notes\.communities .* discord:<server id> or telegram:<group id>, not 123"):
+        load_settings(home=tmp_path)
+    (tmp_path / "launchbot.yaml").write_text("notes:\n  folder: ../elsewhere\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"notes\.folder .* a folder name inside knowledge_dir"):
+        load_settings(home=tmp_path)
+    (tmp_path / "launchbot.yaml").write_text(
+        "notes:\n  communities: ['telegram:-1001']\n  notify_days: 3\n", encoding="utf-8"
+    )
+    notes = load_settings(home=tmp_path).notes
+    assert (notes.communities, notes.notify_days, notes.folder) == (["telegram:-1001"], 3, "notes")

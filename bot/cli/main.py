@@ -1,4 +1,5 @@
-"""The ``launchbot`` command: index, add, watch, remove, ask, chat, sources, eval, discord, telegram, serve.
+"""The ``launchbot`` command: index, add, watch, remove, ask, chat, sources, eval, gaps, report, note,
+discord, telegram, serve, migrate-state.
 
 Other tools rely on ``ask --json`` (one JSON object per question per line) and on the exit codes:
 0 success, 1 evaluation below its thresholds, 2 a usage, configuration or index problem.
@@ -141,6 +142,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("sources", parents=[common], help="list indexed documents and freshness")
 
+    scope = argparse.ArgumentParser(add_help=False)
+    scope.add_argument("--days", type=_days, default=7, help="over the last N days, today the last (default 7)")
+    scope.add_argument(
+        "--platform", choices=["all", "discord", "telegram"], default="all", help="whose questions (default all)"
+    )
+    scope.add_argument(
+        "--community",
+        default="all",
+        help="a Discord server id or Telegram group id, 'private' for private chats, or 'all' (default)",
+    )
+    gaps = commands.add_parser(
+        "gaps",
+        parents=[common, scope],
+        help="what members asked that the articles miss, grouped into topics",
+        description="Declined and voted-down questions grouped into topics, most people first (README: Moderators).",
+    )
+    gaps.add_argument("--json", action="store_true", help="the topics as one JSON object")
+    report = commands.add_parser(
+        "report",
+        parents=[common, scope],
+        help="write a one-page HTML report (figures, chart, gaps)",
+        description="A self-contained HTML page: the period's figures, questions per day, and the gaps table.",
+    )
+    report.add_argument("--html", type=Path, required=True, metavar="FILE", help="where to write the page")
+    note = commands.add_parser("note", parents=[common], help="moderator notes: add, list, remove")
+    note_commands = note.add_subparsers(dest="note_command", required=True, metavar="ACTION")
+    note_add = note_commands.add_parser(
+        "add",
+        parents=[common],
+        help="answer a question once, for everyone: QUESTION ANSWER, or 'QUESTION | ANSWER'",
+    )
+    note_add.add_argument("text", nargs="+", metavar="TEXT", help="the question and the answer")
+    note_add.add_argument("--author", default=None, help="who wrote it (default: your user name)")
+    note_commands.add_parser("list", parents=[common], help="every note")
+    note_remove = note_commands.add_parser("remove", parents=[common], help="remove a note by its id")
+    note_remove.add_argument("note_id", metavar="ID")
+
     evaluate = commands.add_parser("eval", parents=[common], help="score a question set (YAML or SQuAD JSON)")
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--min-hit", type=float, help="fail below this answerable hit rate (0-1)")
@@ -173,6 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--sync-global", action="store_true", help="as for `discord`")
     return parser
+
+
+def _days(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 3650:
+        raise argparse.ArgumentTypeError(f"--days takes a whole number from 1 to 3650, not {text!r}")
+    return int(text)
 
 
 def _shard_list(text: str) -> list[int]:
@@ -436,6 +480,96 @@ def _print_sources(engine) -> None:
     print(f"freshness: {engine.freshness().describe()}")
 
 
+def _scope(args: argparse.Namespace) -> tuple[str, str | None, str]:
+    """(platform, community, words) of ``--platform`` / ``--community``."""
+    from bot.service.storage import EVERY
+
+    platform = EVERY if args.platform == "all" else args.platform
+    community = {"all": EVERY, "private": None}.get(args.community, args.community)
+    where = "every community" if community == EVERY else "private chats" if community is None else community
+    return platform, community, where if platform == EVERY else f"{platform}: {where}"
+
+
+def _reports(settings: Settings):
+    """The engine and the state database, with questions past ``state.retention_days`` deleted."""
+    from bot.service.pgstorage import open_state
+    from bot.service.runtime import expire_old_questions
+
+    engine = _engine(settings)
+    storage = open_state(settings)
+    expire_old_questions(storage, settings.state.retention_days)
+    return engine, storage
+
+
+def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.render import render_gaps
+    from bot.service.gaps import find_gaps
+
+    platform, community, where = _scope(args)
+    engine, storage = _reports(settings)
+    try:
+        report = find_gaps(storage, engine, platform, community, args.days)
+    finally:
+        storage.close()
+    print(json_line(report.to_json()) if args.json else render_gaps(report, where))
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from bot.service.gaps import find_gaps
+    from bot.service.html_report import ReportData, render
+    from bot.service.reports import stats_report
+
+    platform, community, where = _scope(args)
+    engine, storage = _reports(settings)
+    try:
+        now = time.time()
+        stats = stats_report(storage, platform, community, args.days, now=now, top=10)
+        gaps = find_gaps(storage, engine, platform, community, args.days, now=now)
+    finally:
+        storage.close()
+    page = render(
+        ReportData(args.days, where, stats.stats, stats.counts, stats.chart, gaps, settings.state.retention_days, now)
+    )
+    _write_atomically(args.html, page)
+    print(f"wrote {args.html}: {stats.stats.asked} questions, {len(gaps.topics)} gap topic(s); open it in a browser")
+    return EXIT_OK
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A reader (a browser reloading the page) never sees half a file."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+def cmd_note(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from bot.service.notes import Notes, parse_note
+
+    engine = _engine(settings) if args.note_command != "list" else None
+    notes = Notes(settings, engine, None)
+    if args.note_command == "list":
+        listed = notes.list()
+        for note in listed:
+            print(f"{note.id:>4}  {note.attribution}  {' / '.join(note.questions)}")
+            print(f"      “{note.answer}”")
+        print(f"{len(listed)} note(s) in {notes.folder}")
+        return EXIT_OK
+    if args.note_command == "remove":
+        removed = notes.remove(args.note_id)
+        print(f"removed note {removed.id} ({' / '.join(removed.questions)}); the index no longer holds it")
+        return EXIT_OK
+    questions, answer = parse_note(args.text)
+    added = notes.add(questions, answer, args.author or getpass.getuser())
+    print(f"added note {added.note.id} ({added.note.path}), {added.note.attribution}")
+    print(added.check_text())
+    return EXIT_OK
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.evaluation import run_eval
 
@@ -501,6 +635,9 @@ COMMANDS = {
     "chat": cmd_chat,
     "sources": cmd_sources,
     "eval": cmd_eval,
+    "gaps": cmd_gaps,
+    "report": cmd_report,
+    "note": cmd_note,
     "discord": cmd_discord,
     "migrate-state": cmd_migrate_state,
     "telegram": cmd_telegram,

@@ -9,9 +9,10 @@ engine answers from the live index. Plain synchronous Python; front ends call it
 The one module of the core that front ends and the service import: ``__all__`` names, besides the
 engine, what they read of its answers (``Answer``, ``Source``, a conversation's ``Turn``), the
 question check they run before queueing a question, the errors they report, the PostgreSQL
-connection helpers the state store shares with the index (``postgres_connections``), and what
+connection helpers the state store shares with the index (``postgres_connections``), what
 maintainers bring in (a ``Request`` for a link or a file, its ``Outcome``, a feed poll's
-``Watched``, a ``Document``).
+``Watched``, a ``Document``), and the moderators' notes, which are knowledge documents
+(``ingest/notes.py``).
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from bot.config import Settings
 from bot.core.answering.aliases import load_aliases
 from bot.core.answering.answerability import Decider, load_calibration
 from bot.core.answering.compose import DETAILS, DETAILS_LABEL, Answer, Source
 from bot.core.answering.conversation import Turn, context_for, quoted_sentences, turn_of
+from bot.core.answering.notes import NoteAnswers, articles_lexicon, topic_vectors
 from bot.core.answering.pipeline import AnswerSettings, Helpers, answer_question, ranking_candidates
 from bot.core.answering.question import INVISIBLE, clean_question
 from bot.core.answering.ranking import Ranking, ranking_of, reranking_of
@@ -36,7 +40,9 @@ from bot.core.embed.embedding import Embedder, ModelLoadError
 from bot.core.ingest import Refused
 from bot.core.ingest.feeds import Watched, watch_once
 from bot.core.ingest.importer import Importer, Outcome, Request
-from bot.core.ingest.knowledge import Document, load_documents
+from bot.core.ingest.knowledge import NOTE, Document, load_documents
+from bot.core.ingest.lexical import Lexicon
+from bot.core.ingest.notes import NoteFile, NoteMissing, read_notes, remove_note, write_note
 from bot.core.store import index_store
 from bot.core.store.faiss_versions import build_running, wait_for_build
 from bot.core.store.index import (
@@ -55,6 +61,7 @@ __all__ = [
     "DETAILS",
     "DETAILS_LABEL",
     "INVISIBLE",
+    "NOTE",
     "Answer",
     "BuildReport",
     "Document",
@@ -63,6 +70,8 @@ __all__ = [
     "IndexMissing",
     "IndexProblem",
     "ModelLoadError",
+    "NoteFile",
+    "NoteMissing",
     "Outcome",
     "Refused",
     "Request",
@@ -72,7 +81,10 @@ __all__ = [
     "clean_question",
     "postgres_connections",
     "quoted_sentences",
+    "read_notes",
+    "remove_note",
     "turn_of",
+    "write_note",
 ]
 
 logger = logging.getLogger(__name__)
@@ -87,6 +99,7 @@ class _Live:
     index: KnowledgeIndex
     retriever: Retriever
     helpers: Helpers
+    articles_lexicon: Lexicon  # the index's, without its moderator notes (``question_vectors``)
 
 
 class Engine:
@@ -215,6 +228,8 @@ class Engine:
         calibration = load_calibration(index.model)
         decider = Decider(calibration, s.min_confidence, s.answer_threshold)
         ranking = ranking_of(calibration)
+        lexicon = articles_lexicon(index)
+        notes = NoteAnswers.for_index(index, self.embedder, lexicon)
         helpers = Helpers.for_index(
             index,
             load_aliases(s.knowledge_dir),
@@ -222,8 +237,9 @@ class Engine:
             ranking,
             shared_reader(),
             reranking_of(calibration, ranking),
+            notes,
         )
-        self._live = _Live(index, retriever, helpers)
+        self._live = _Live(index, retriever, helpers, lexicon)
         logger.info("serving index %s (%d chunks)", index.path.name, len(index.chunks))
         return True
 
@@ -235,6 +251,13 @@ class Engine:
         live = self._require_live()
         context = context_for(question, history) if isinstance(question, str) else None
         return answer_question(question, live.retriever, self.answer_settings, context, live.helpers)
+
+    def question_vectors(self, questions: Sequence[str]) -> np.ndarray:
+        """Unit vectors for grouping questions by what they ask (the gaps report; ``answering/notes.py``):
+        each question's own vector plus the vector of its words the articles never use. The articles'
+        own subjects (Gerst, Soyuz, Baikonur) are in most questions about them and would pull "How
+        old is Gerst?" towards "Where does Gerst live?"; what is asked (age, home) tells them apart."""
+        return topic_vectors(questions, self.embedder, self._require_live().articles_lexicon)
 
     def ranking_candidates(self, question: str, read: bool = False) -> list[tuple[str, dict[str, float]]]:
         """Every candidate sentence of ``question`` with its ranking features (``make calibrate``);

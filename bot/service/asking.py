@@ -206,7 +206,7 @@ class Asking:
     def _deliver(self, asked: Asked, key: str | None, message_ids: list[str]) -> None:
         """In a worker thread: count the answer, then remember its turn (a failure to remember is
         logged: the answer was delivered all the same, and the next question stands on its own)."""
-        self.storage.mark_delivered(asked.question_id)
+        self.storage.mark_delivered(asked.question_id, message_ids[0] if message_ids else None)
         if key is None or asked.origin is None:
             return
         try:

@@ -1,9 +1,9 @@
 """What one process shares among its front ends: one engine, one database (questions, votes, chats
 and conversations: shared with every other process on PostgreSQL), one rate limiter, one asking
-flow, one set of metrics, and one loop that picks up an index rebuilt by ``launchbot index`` in
-another process.
-flow, one loop that picks up an index rebuilt by ``launchbot index`` in another process, and (with
-``feeds.refresh_minutes`` set) one loop that polls the news feeds of ``knowledge/feeds.yaml``.
+flow, one set of metrics, the moderators' notes, one loop that picks up an index rebuilt by
+``launchbot index`` in another process and deletes questions older than ``state.retention_days``
+(hourly), and (with ``feeds.refresh_minutes`` set) one loop that polls the news feeds of
+``knowledge/feeds.yaml``.
 
 ``launchbot serve`` builds one ``Services`` and hands it to the Discord client and the Telegram
 application alike; ``start_reloading`` is idempotent, so whichever front end starts first starts
@@ -32,12 +32,24 @@ from bot.core.engine import Engine, IndexBusy, Watched
 from bot.service.asking import Asking
 from bot.service.conversations import StoredConversations
 from bot.service.logs import install_redaction, verbose_logging
+from bot.service.notes import Notes
 from bot.service.ops import Metrics, OpsServer
 from bot.service.pgstorage import open_state
 from bot.service.redis_limits import rate_limiter
+from bot.service.reports import DAY
 from bot.service.storage import Storage
 
 logger = logging.getLogger(__name__)
+
+EXPIRY_SECONDS = 3600.0  # how often old questions are looked for
+
+
+def expire_old_questions(storage: Storage, retention_days: int, now: float | None = None) -> int:
+    """Delete the questions (and their votes) older than the retention period; how many."""
+    removed = storage.expire_questions((time.time() if now is None else now) - retention_days * DAY)
+    if removed:
+        logger.info("deleted %d question(s) older than %d days (state.retention_days)", removed, retention_days)
+    return removed
 
 
 class Services:
@@ -58,6 +70,7 @@ class Services:
             conversations=StoredConversations(storage, chat.conversation_turns, chat.conversation_minutes * 60),
             metrics=self.metrics,
         )
+        self.notes = Notes(settings, engine, storage)
         self.started = time.time()
         # Each front end says here whether it is connected (``/readyz``, ``launchbot_front_end_up``).
         self.front_ends: dict[str, Callable[[], bool]] = {}
@@ -70,6 +83,7 @@ class Services:
         self.ops_server: OpsServer | None = None  # the health and metrics port, once open
         self.metrics.watch(self)
         self._feeds: asyncio.Task | None = None
+        self._expired = -float("inf")  # when old questions were last deleted (monotonic)
 
     @property
     def latencies(self):
@@ -168,8 +182,19 @@ class Services:
             await self.watch_feeds()
             await asyncio.sleep(seconds)
 
+    async def expire_once(self) -> int:
+        """Delete questions past ``state.retention_days`` (off the loop); a failure is logged."""
+        self._expired = time.monotonic()
+        try:
+            return await asyncio.to_thread(expire_old_questions, self.storage, self.settings.state.retention_days)
+        except Exception:
+            logger.exception("deleting expired questions failed; trying again in an hour")
+            return 0
+
     async def _reload_forever(self) -> None:
         while True:
+            if time.monotonic() - self._expired >= EXPIRY_SECONDS:
+                await self.expire_once()
             await asyncio.sleep(self.settings.chat.reload_check_seconds)
             await self.reload_once()
 

@@ -49,14 +49,17 @@ RETRIES = 3  # after a RetryAfter, wait as asked and try again this many times
 MEMBER_COMMANDS = [
     BotCommand("ask", "Ask about the Progress MS-10 launch"),
     BotCommand("sources", "The articles I answer from"),
+    BotCommand("forget", "Delete every question you asked me and your votes"),
     BotCommand("help", "How to ask, and every command"),
 ]
 ADMIN_COMMANDS = [
     *MEMBER_COMMANDS,
     BotCommand("enable", "Let me answer in this group"),
     BotCommand("disable", "Stop me answering in this group"),
-    BotCommand("stats", "Questions asked, answered, declined, votes"),
+    BotCommand("stats", "Questions asked, answered, declined, votes, with a chart"),
     BotCommand("unanswered", "What the articles did not answer (CSV)"),
+    BotCommand("gaps", "What members ask that the articles miss, as topics"),
+    BotCommand("note", "add question | answer, list, remove id: moderator notes"),
 ]
 
 

@@ -27,7 +27,9 @@ DETAILS_LABEL = "From the article's details:"  # what front ends print before an
 @dataclass(frozen=True)
 class Source:
     """One cited passage. For a ``kind == "text"`` source ``quote`` is exactly ``text[start:end]`` of
-    the document ``doc_id``; a ``"detail"`` source quotes a front-matter field (``start == -1``)."""
+    the document ``doc_id``; a ``"detail"`` source quotes a front-matter field (``start == -1``).
+    ``document_kind`` is the document's: an article, or a moderator's note (``author`` wrote it on
+    ``published``), which front ends credit as "Moderator note by …, date"."""
 
     number: int
     doc_id: str
@@ -41,6 +43,8 @@ class Source:
     published: str | None = None
     context: str = ""
     kind: str = "text"
+    author: str | None = None
+    document_kind: str = "article"
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -96,6 +100,21 @@ def compose_answer(
     sources = _sources(index, quotes)
     text = _text(index, quotes, sources, budget)
     return Answer(question, True, text, sources, decision.confidence, assessment=decision.values)
+
+
+def quote_sentences(
+    question: str, index: KnowledgeIndex, sentence_ids: list[int], confidence: float, budget: int
+) -> Answer:
+    """The answer quoting these sentences, in order, as many as fit in ``budget`` (the first always,
+    cut at a word if it alone is longer): a moderator's note answering the question it was written for."""
+    chosen = [sentence_ids[0]]
+    for sentence_id in sentence_ids[1:]:
+        if _cost(index, [*chosen, sentence_id]) > budget:
+            break
+        chosen.append(sentence_id)
+    quotes = [[Quoted(n, int(index.sentence_chunk[n]), confidence) for n in run] for run in runs(index, sorted(chosen))]
+    sources = _sources(index, quotes)
+    return Answer(question, True, _text(index, quotes, sources, budget), sources, confidence)
 
 
 def decline(question: str, index: KnowledgeIndex, ranked: list[Scored], decision: Decision) -> Answer:
@@ -190,6 +209,8 @@ def _sources(index: KnowledgeIndex, quotes: list[list[Quoted]]) -> list[Source]:
                 publisher=document.publisher,
                 published=document.published,
                 context=document.text[min(start, chunk.start) : max(end, chunk.end)],
+                author=document.author,
+                document_kind=document.kind,
             )
         )
     return sources

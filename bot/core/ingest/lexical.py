@@ -81,6 +81,17 @@ def tokenize(text: str) -> list[str]:
     return terms
 
 
+def unknown_words(text: str, lexicon: Lexicon) -> str:
+    """``text`` with only its words that ``lexicon`` does not know, in order ("How old is Alexander
+    Gerst?" over the launch articles -> "How old is"; stop words are kept: they know no corpus)."""
+    kept = []
+    for word in _TOKEN.finditer(text):
+        terms = tokenize(word.group())
+        if not terms or not all(lexicon.known(term) for term in terms):
+            kept.append(word.group())
+    return " ".join(kept)
+
+
 def tokenize_many(texts: Iterable[str]) -> list[list[str]]:
     return [tokenize(text) for text in texts]
 
@@ -113,6 +124,13 @@ class Lexicon:
         for terms in tokenized:
             df.update(set(terms))
         return cls(dict(df), len(tokenized))
+
+    def without(self, tokenized: Sequence[Sequence[str]]) -> Lexicon:
+        """The lexicon as if these chunks (each a list of its terms) had never been counted."""
+        df = Counter(self.df)
+        for terms in tokenized:
+            df.subtract(set(terms))
+        return Lexicon({term: n for term, n in df.items() if n > 0}, self.documents - len(tokenized))
 
     def idf(self, term: str) -> float:
         """BM25-style idf; a term the corpus has never seen weighs the most."""
