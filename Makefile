@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SHARED_EVAL ?= ../shared/eval
 SQUAD_HALF := $(SHARED_EVAL)/squad2/dev-v2.0-half.json
 
-.PHONY: install chat test lint eval eval-squad calibrate bench index discord telegram serve clean shared-eval
+.PHONY: install chat test lint eval eval-squad calibrate train-reader bench index discord telegram serve clean shared-eval
 
 install: $(STAMP)
 
@@ -51,6 +51,11 @@ eval-squad: shared-eval install
 # answers every SQuAD half-dev and launch calibration question once (~15 minutes here), then fits.
 calibrate: shared-eval install
 	$(BIN)/python -m bot.calibration
+
+# Train the reader on ../shared/data/squad/ and ship it to bot/core/answering/reader_model/ (ONNX int8
+# and its model card): seeded, resumable from data/reader/; about two hours on 2 shared cores.
+train-reader: install
+	$(BIN)/python -m bot.training
 
 bench: shared-eval install
 	SHARED_EVAL=$(SHARED_EVAL) $(BIN)/python -m benchmarks

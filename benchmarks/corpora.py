@@ -31,6 +31,7 @@ from bot.evaluation import question_set_missing
 logger = logging.getLogger(__name__)
 
 SQUAD = Path(os.environ.get("SHARED_EVAL") or REPO.parent / "shared" / "eval") / "squad2" / "dev-v2.0-half.json"
+SQUAD_SAMPLE = REPO / "tests" / "data" / "squad2_sample.json"  # in every clone: 24 paragraphs
 NOISE = 0.25  # norm of the isotropic noise added to each blend (cosine to the blend ~0.97)
 SENTENCES_PER_PARAGRAPH = 4  # ~680 characters: one 800-character chunk per paragraph
 PARAGRAPHS_PER_DOCUMENT = 20
@@ -54,6 +55,15 @@ def load_squad(path: Path = SQUAD) -> Squad:
         for p in article["paragraphs"]
     ]
     return Squad(paragraphs, [q for qs in asked for q in qs], asked)
+
+
+def squad_or_sample() -> tuple[Squad, Path]:
+    """The SQuAD half dev set beside the clone (``../shared``), else the sample every clone has: the
+    sections that only need real sentences and vectors to blend (postgres) run either way."""
+    if SQUAD.is_file():
+        return load_squad(SQUAD), SQUAD
+    logger.warning("%s not found: using %s (fewer real sentences to blend)", SQUAD, SQUAD_SAMPLE.relative_to(REPO))
+    return load_squad(SQUAD_SAMPLE), SQUAD_SAMPLE
 
 
 def squad_sentences(squad: Squad) -> list[str]:

@@ -21,7 +21,15 @@ import yaml
 
 from benchmarks.build import build_throughput
 from benchmarks.common import BENCH_MODEL, REPO, Results, machine_info, peak_rss_mb, timed
-from benchmarks.corpora import LookupEmbedder, Squad, embed_cached, load_squad, squad_sentences, write_synthetic_corpus
+from benchmarks.corpora import (
+    LookupEmbedder,
+    Squad,
+    embed_cached,
+    load_squad,
+    squad_or_sample,
+    squad_sentences,
+    write_synthetic_corpus,
+)
 from benchmarks.default_build import default_model_build
 from benchmarks.latency import answer_latency, same_answers
 from benchmarks.models import model_costs
@@ -91,7 +99,9 @@ def run(sizes: Sizes, only_postgres: bool = False) -> Results:
     with tempfile.TemporaryDirectory(prefix="launchbot-bench-") as tmp:
         shared = _Shared(settings, embedder, torch_embedder, floor_model, Path(tmp), np.random.default_rng(2018))
         if only_postgres:
-            _postgres(results, sizes, shared, load_squad())
+            squad, source = squad_or_sample()
+            results.facts["squad"] = str(source)
+            _postgres(results, sizes, shared, squad)
         else:
             _sections(results, sizes, shared)
     results.facts["peak_rss_benchmark_mb"] = round(peak_rss_mb())

@@ -34,7 +34,7 @@ import numpy as np
 
 from bot.config import Settings, load_settings
 from bot.core.answering.answerability import CROSS_SCRIPT_FEATURES, FEATURES, Calibration, calibration_file
-from bot.core.answering.ranking import DENSE_SCALE, RANK_FEATURES, Ranking
+from bot.core.answering.ranking import DENSE_SCALE, RANK_FEATURES, RERANK_FEATURES, Ranking
 from bot.core.engine import Engine
 from bot.evaluation import (
     Item,
@@ -105,8 +105,11 @@ def _launch_split(number: int, item: Item) -> str:
     return "launch-valid" if number % HOLDOUT_EVERY == HOLDOUT_EVERY - 1 else "launch-train"
 
 
-def collect_ranking(engines: tuple[Engine, Engine], squad_items: list[Item], launch_items: list[Item]) -> list[Group]:
-    """The candidates of every answerable question, labelled by whether they hold an expected answer."""
+def collect_ranking(
+    engines: tuple[Engine, Engine], squad_items: list[Item], launch_items: list[Item], read: bool = False
+) -> list[Group]:
+    """The candidates of every answerable question, labelled by whether they hold an expected answer;
+    ``read``: only those the reader read, with its logits (for the second ranking)."""
     squad_engine, launch_engine = engines
     work = [(squad_engine, item, _squad_split(item)) for item in squad_items]
     work += [(launch_engine, item, _launch_split(n, item)) for n, item in enumerate(launch_items)]
@@ -115,20 +118,20 @@ def collect_ranking(engines: tuple[Engine, Engine], squad_items: list[Item], lau
         if not item.answerable:
             continue
         expected = [fold(e) for e in item.expect_any]
-        candidates = engine.ranking_candidates(item.question)
+        candidates = engine.ranking_candidates(item.question, read)
         labels = [int(any(e in fold(text) for e in expected)) for text, _ in candidates]
         groups.append(Group(split, item.id, [values for _, values in candidates], labels))
     return groups
 
 
-def fit_ranking(groups: list[Group], regularisation: float = 1.0) -> Ranking:
-    """Listwise weights: maximise, over the training questions, the softmax probability that the
-    top candidate holds the answer (questions where none does teach nothing); rescaled so the
-    similarity weighs ``DENSE_SCALE``."""
+def fit_ranking(groups: list[Group], features: tuple[str, ...] = RANK_FEATURES, regularisation: float = 1.0) -> Ranking:
+    """Listwise weights over ``features``: maximise, over the training questions, the softmax
+    probability that the top candidate holds the answer (questions where none does teach nothing);
+    rescaled so the similarity weighs ``DENSE_SCALE``."""
     from scipy.optimize import minimize
 
     train = [g for g in groups if g.split.endswith("train") and any(g.labels)]
-    matrices = [np.array([[v[name] for name in RANK_FEATURES] for v in g.values]) for g in train]
+    matrices = [np.array([[v.get(name, 0.0) for name in features] for v in g.values]) for g in train]
     labels = [np.array(g.labels, dtype=bool) for g in train]
     weights = np.array([LAUNCH_WEIGHT if g.split.startswith("launch") else 1.0 for g in train])
     scale = np.vstack(matrices).std(axis=0)
@@ -147,10 +150,10 @@ def fit_ranking(groups: list[Group], regularisation: float = 1.0) -> Ranking:
             grad += weight * (x.T @ (p - q))
         return total, grad
 
-    fitted = minimize(loss, np.zeros(len(RANK_FEATURES)), jac=True, method="L-BFGS-B").x / scale
-    dense = fitted[RANK_FEATURES.index("dense")]
+    fitted = minimize(loss, np.zeros(len(features)), jac=True, method="L-BFGS-B").x / scale
+    dense = fitted[features.index("dense")]
     factor = DENSE_SCALE / dense if dense > 0 else 1.0
-    return Ranking({name: float(w * factor) for name, w in zip(RANK_FEATURES, fitted, strict=True)}, fitted=True)
+    return Ranking({name: float(w * factor) for name, w in zip(features, fitted, strict=True)}, fitted=True)
 
 
 def ranking_rates(groups: list[Group], ranking: Ranking) -> dict[str, float]:
@@ -285,6 +288,10 @@ def report(rows: list[Row], calibration: Calibration) -> dict:
     return {"figures": figures, "curve_squad_valid": curve}
 
 
+def _load_groups(path: Path) -> list[Group]:
+    return [Group(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def load_rows(path: Path) -> list[Row]:
     with path.open(encoding="utf-8") as handle:
         return [Row(**json.loads(line)) for line in handle if line.strip()]
@@ -318,27 +325,37 @@ def main(argv: list[str] | None = None) -> int:
     model = model_identity(settings.model)
     cache = CACHE / calibration_file(model, CACHE).name.replace(".json", ".rows.jsonl")
     ranking_cache = cache.with_name(cache.name.replace(".rows.", ".ranking."))
-    if args.cached and cache.is_file() and ranking_cache.is_file():
+    reranking_cache = cache.with_name(cache.name.replace(".rows.", ".reranking."))
+    caches = (cache, ranking_cache, reranking_cache)
+    if args.cached and all(path.is_file() for path in caches):
         rows = load_rows(cache)
-        groups = [Group(**json.loads(line)) for line in ranking_cache.read_text(encoding="utf-8").splitlines()]
-        ranking = fit_ranking(groups)
+        groups, read_groups = (_load_groups(path) for path in (ranking_cache, reranking_cache))
+        ranking, reranking = fit_ranking(groups), fit_ranking(read_groups, RERANK_FEATURES)
     else:
         started = time.perf_counter()
         squad_engine, launch_engine, items = open_engines(settings, args.squad)
         items = items[: args.limit] if args.limit else items
         launch_items = load_yaml_set(args.launch) + load_yaml_set(args.hindi)
         engines = (squad_engine, launch_engine)
+        # In turn: the first ranking; with it, the second on what the reader read; with both, every
+        # question answered once for the answerability model.
         groups = collect_ranking(engines, items, launch_items)
         _save(ranking_cache, [g.__dict__ for g in groups])
         ranking = fit_ranking(groups)
         for engine in engines:
             engine.use_ranking(ranking)
+        read_groups = collect_ranking(engines, items, launch_items, read=True)
+        _save(reranking_cache, [g.__dict__ for g in read_groups])
+        reranking = fit_ranking(read_groups, RERANK_FEATURES)
+        for engine in engines:
+            engine.use_ranking(ranking, reranking)
         rows = collect(engines, items, launch_items)
         _save(cache, [r.__dict__ for r in rows])
         print(f"answered {len(rows)} questions in {time.perf_counter() - started:.0f}s; cached in {cache}")
     print("first sentence holds the answer (answerable questions):")
     print(f"  hand-set ranking {ranking_rates(groups, Ranking())}")
     print(f"  fitted ranking   {ranking_rates(groups, ranking)}")
+    print(f"  with the reader  {ranking_rates(read_groups, reranking)} (of the candidates it read)")
     calibration = fit(rows, model, args.keep, args.regularisation)
     summary = report(rows, calibration)
     info = {
@@ -347,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         "keep": args.keep,
         **summary,
     }
-    calibration = replace(calibration, info={**info, "ranking": ranking.to_json()})
+    rankings = {"ranking": ranking.to_json(), "reranking": reranking.to_json(RERANK_FEATURES)}
+    calibration = replace(calibration, info={**info, **rankings})
     for split, figures in summary["figures"].items():
         print(f"{split:13s} {figures}")
     print("threshold  squad-valid hit  impossible declined")

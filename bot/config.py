@@ -18,6 +18,7 @@ import difflib
 import logging
 import os
 import types
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,44 @@ class ChatSettings(BaseModel):
     _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
 
 
+class StateSettings(BaseModel):
+    """What the state database keeps, and for how long (on SQLite and PostgreSQL alike)."""
+
+    retention_days: int = Field(180, ge=1, le=36_500)  # questions (and their votes) older are deleted
+
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
+
+
+class NotesSettings(BaseModel):
+    """Moderator notes: answers written in chat, kept as knowledge documents (README: "Adding documents")."""
+
+    folder: str = "notes"  # inside knowledge_dir
+    # Notes answer in every community the bot serves, so only these communities' moderators may write
+    # them: "discord:<server id>", "telegram:<group id>". Telegram maintainers and the terminal always may.
+    communities: list[str] = Field(default_factory=list)
+    # Tell members who asked a question in the last N days, in its thread or reply chain, once a new
+    # note answers it (0: never).
+    notify_days: int = Field(0, ge=0, le=90)
+
+    @field_validator("folder")
+    @classmethod
+    def _relative_folder(cls, value: str) -> str:
+        path = Path(value)
+        if not value or path.is_absolute() or ".." in path.parts or path.name.startswith("."):
+            raise ValueError("must be a folder name inside knowledge_dir, such as notes")
+        return value
+
+    @field_validator("communities")
+    @classmethod
+    def _platform_prefixed(cls, value: list[str]) -> list[str]:
+        bad = [item for item in value if item.partition(":")[0] not in ("discord", "telegram") or ":" not in item]
+        if bad:
+            raise ValueError(f"each must be discord:<server id> or telegram:<group id>, not {', '.join(bad)}")
+        return value
+
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
+
+
 # Keys that were under ``discord:`` before they were shared, and their name under ``chat:``.
 _MOVED_TO_CHAT = {
     "database": "database",
@@ -153,6 +192,45 @@ class TelegramSettings(BaseModel):
     _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
 
 
+class OpsSettings(BaseModel):
+    """Running as a service: the health and metrics port, and how long a stop may take."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    port: int | None = Field(None, ge=0, le=65535)  # None: no HTTP port; 0: any free port (tests)
+    host: str = "127.0.0.1"
+    drain_seconds: float = Field(20.0, ge=0, le=3600)
+
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
+
+
+class FetchSettings(BaseModel):
+    """How politely ``launchbot add``, ``watch`` and ``/knowledge add`` fetch pages (bot/core/ingest/fetch.py)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    contact: str | None = None  # an e-mail address or URL in the user agent: whom a site's operator can reach
+    timeout_seconds: float = Field(20.0, gt=0, le=600)  # per page, all of it
+    max_page_bytes: int = Field(5_000_000, ge=10_000)  # larger pages are refused
+    host_delay_seconds: float = Field(2.0, ge=0, le=3600)  # between two requests to one host
+    max_redirects: int = Field(5, ge=0, le=20)
+    # Fetch from private, loopback and link-local addresses too (an intranet's pages, a test site on 127.0.0.1).
+    # Off: a link in chat cannot reach the machines beside the bot (a database, a router, a cloud's metadata).
+    allow_private_addresses: bool = False
+
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
+
+
+class FeedSettings(BaseModel):
+    """News feeds listed in ``knowledge/feeds.yaml`` (bot/core/ingest/feeds.py)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    refresh_minutes: float = Field(0.0, ge=0, le=10_080)  # `serve` polls them this often; 0: never (off)
+
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
+
+
 class Settings(BaseSettings):
     """Every tunable of the engine and its front ends; see ``launchbot.yaml`` for what each means."""
 
@@ -196,8 +274,13 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None  # LAUNCHBOT_REDIS_URL: limits and Discord identify shared
 
     chat: ChatSettings = ChatSettings()
+    state: StateSettings = StateSettings()
+    notes: NotesSettings = NotesSettings()
     discord: DiscordSettings = DiscordSettings()
     telegram: TelegramSettings = TelegramSettings()
+    ops: OpsSettings = OpsSettings()
+    fetch: FetchSettings = FetchSettings()
+    feeds: FeedSettings = FeedSettings()
 
     _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
     _directories = field_validator("knowledge_dir", "index_dir")(no_file_in_the_way)
@@ -225,16 +308,9 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _shared_keys_moved_to_chat(cls, data: Any) -> Any:
-        """``discord.user_cooldown_seconds`` and friends now apply to every front end, under ``chat:``;
-        old configurations keep working, with a warning naming the new key."""
-        if not isinstance(data, dict) or not isinstance(data.get("discord"), dict):
-            return data
-        discord, chat = dict(data["discord"]), dict(data.get("chat") or {})
-        for old, new in _MOVED_TO_CHAT.items():
-            if old in discord:
-                logger.warning("discord.%s is now chat.%s (shared by every front end); please rename it", old, new)
-                chat.setdefault(new, discord.pop(old))
-        return {**data, "discord": discord, "chat": chat}
+        """Settings given in code under their old ``discord:`` names (``load_settings`` renames them
+        in each source, so an old name in the environment still beats a new one in the file)."""
+        return moved_to_chat(data, _yaml_name)
 
     @field_validator("chunk_overlap")
     @classmethod
@@ -263,6 +339,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Each source renames its own old names, so the usual order holds for them: an old
+        # LAUNCHBOT_DISCORD__DATABASE in the environment beats chat.database in the file.
+        env_settings, dotenv_settings = _Renamed(env_settings, _env_name), _Renamed(dotenv_settings, _env_name)
         layers = _layers.get()
         if layers is None:  # constructed in code: defaults and the environment, no file
             return init_settings, env_settings, dotenv_settings
@@ -270,7 +349,7 @@ class Settings(BaseSettings):
             init_settings,
             env_settings,
             dotenv_settings,
-            _Values(settings_cls, layers.file),
+            _Renamed(_Values(settings_cls, layers.file), _yaml_name),
             _Values(settings_cls, layers.defaults),
         )
 
@@ -287,6 +366,50 @@ class _Values(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return self.values
+
+
+class _Renamed(PydanticBaseSettingsSource):
+    """A source whose settings under their old ``discord:`` names are read as their ``chat:`` ones."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource, naming: Callable[[str, str], str]) -> None:
+        super().__init__(inner.settings_cls)
+        self.inner, self.naming = inner, naming
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return moved_to_chat(self.inner(), self.naming)
+
+
+def _env_name(section: str, key: str) -> str:
+    return f"LAUNCHBOT_{section.upper()}__{key.upper()}"
+
+
+def _yaml_name(section: str, key: str) -> str:
+    return f"{section}.{key}"
+
+
+def moved_to_chat(data: Any, naming: Callable[[str, str], str]) -> Any:
+    """``discord.user_cooldown_seconds`` and friends apply to every front end now, under ``chat:``.
+    An old name keeps working (its value is used unless the same source also gives the new name),
+    with a warning naming the new one as the source spells it (``naming``)."""
+    if not isinstance(data, dict) or not isinstance(data.get("discord"), dict):
+        return data
+    discord, chat = dict(data["discord"]), dict(data.get("chat") or {})
+    for old, new in _MOVED_TO_CHAT.items():
+        if old in discord:
+            value = discord.pop(old)
+            if new in chat:
+                logger.warning("%s ignored: %s is set too", naming("discord", old), naming("chat", new))
+                continue
+            logger.warning(
+                "%s is now %s (shared by every front end); its value is used, please rename it",
+                naming("discord", old),
+                naming("chat", new),
+            )
+            chat[new] = value
+    return {**data, "discord": discord, "chat": chat}
 
 
 @dataclass
@@ -315,7 +438,16 @@ _SECRET_VARIABLES = {
     "redis_url": "LAUNCHBOT_REDIS_URL",
 }
 _PATHS = {("knowledge_dir",), ("index_dir",), ("onnx_cache_dir",), ("chat", "database"), ("discord", "database")}
-_SECTIONS = {"chat": ChatSettings, "discord": DiscordSettings, "telegram": TelegramSettings}
+_SECTIONS = {
+    "ops": OpsSettings,
+    "chat": ChatSettings,
+    "state": StateSettings,
+    "notes": NotesSettings,
+    "discord": DiscordSettings,
+    "telegram": TelegramSettings,
+    "fetch": FetchSettings,
+    "feeds": FeedSettings,
+}
 
 
 def load_settings(config: Path | None = None, *, home: Path | None = None, **overrides: Any) -> Settings:
@@ -357,6 +489,18 @@ def load_settings(config: Path | None = None, *, home: Path | None = None, **ove
         else f"no {CONFIG_NAME} in {looked}; defaults relative to {base}; set --home or LAUNCHBOT_HOME"
     )
     return settings
+
+
+def unused_database_url(settings: Settings) -> str | None:
+    """A warning when LAUNCHBOT_DATABASE_URL is set but neither backend uses it (None otherwise):
+    an operator who set only the URL believes the bot runs on PostgreSQL."""
+    if settings.database_url is None or "postgres" in (settings.index_backend, settings.state_backend):
+        return None
+    return (
+        "LAUNCHBOT_DATABASE_URL is set but not used: index_backend is faiss and state_backend is sqlite. "
+        "Set LAUNCHBOT_INDEX_BACKEND=postgres and/or LAUNCHBOT_STATE_BACKEND=postgres to use it "
+        "(README: Several machines)"
+    )
 
 
 def find_config(config: Path | None, home: Path | None) -> tuple[Path | None, str]:
@@ -463,6 +607,8 @@ def _describe(error: dict, config_file: Path | None, file_values: dict, given: d
         source = f"{env_file}: {variable}"
     elif config_file is not None and _lookup(file_values, loc) is not None:
         source = f"{config_file}: {name}"
+    elif (old := _old_name(loc)) and _env_name(*old) in os.environ:
+        source = f"environment variable {_env_name(*old)}"
     elif config_file is not None and (old := _old_name(loc)) and _lookup(file_values, old) is not None:
         source = f"{config_file}: {'.'.join(old)}"
     else:

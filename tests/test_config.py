@@ -144,6 +144,7 @@ def test_out_of_range_values_name_the_variable_or_flag(monkeypatch):
         "chat:\n  reload_check_seconds: 0",
         "discord:\n  user_cooldown_seconds: .nan",  # an old name, moved to chat:, still checked
         "telegram:\n  webhook_port: 70000",
+        "ops:\n  drain_seconds: -1",
     ],
 )
 def test_every_setting_is_range_checked(tmp_path: Path, setting):
@@ -248,3 +249,55 @@ def test_a_key_like_a_token_is_told_where_tokens_come_from(tmp_path: Path, caplo
     assert "discord_token" not in token and "DISCORD_TOKEN" in token and "environment" in token
     assert "abc" not in " ".join(warned)
     assert any("did you mean telegram.maintainers?" in line for line in warned)
+
+
+def test_old_discord_names_in_the_environment_are_used_over_the_file(monkeypatch, tmp_path: Path, caplog):
+    """launchbot.yaml documents every default under chat:, so an old name set in the environment must
+    still win over the file, as any variable does (README: the old names still work)."""
+    config = tmp_path / "launchbot.yaml"
+    config.write_text("chat:\n  database: data/file.sqlite3\n  questions_per_minute: 15\n", encoding="utf-8")
+    monkeypatch.setenv("LAUNCHBOT_DISCORD__DATABASE", str(tmp_path / "old.sqlite3"))
+    monkeypatch.setenv("LAUNCHBOT_DISCORD__GUILD_QUESTIONS_PER_MINUTE", "4")
+    with caplog.at_level(logging.WARNING):
+        settings = load_settings(config)
+    assert settings.chat.database == tmp_path / "old.sqlite3" and settings.chat.questions_per_minute == 4
+    assert "LAUNCHBOT_DISCORD__GUILD_QUESTIONS_PER_MINUTE is now LAUNCHBOT_CHAT__QUESTIONS_PER_MINUTE" in caplog.text
+    monkeypatch.setenv("LAUNCHBOT_CHAT__QUESTIONS_PER_MINUTE", "9")  # both in one source: the new name wins
+    assert load_settings(config).chat.questions_per_minute == 9
+    monkeypatch.setenv("LAUNCHBOT_DISCORD__USER_COOLDOWN_SECONDS", "-1")
+    with pytest.raises(ConfigError, match="LAUNCHBOT_DISCORD__USER_COOLDOWN_SECONDS"):
+        load_settings(config)
+
+
+def test_a_database_url_no_backend_uses_is_warned_about(monkeypatch, tmp_path: Path, caplog):
+    from bot.cli.main import main
+
+    monkeypatch.setenv("LAUNCHBOT_DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none")
+    with caplog.at_level(logging.WARNING):
+        main(["sources", "--home", str(tmp_path)])  # no index here: what matters is the warning
+    assert "LAUNCHBOT_DATABASE_URL is set but not used" in caplog.text
+    assert "LAUNCHBOT_STATE_BACKEND=postgres" in caplog.text
+
+
+def test_the_ops_section(monkeypatch):
+    settings = load_settings()
+    assert (settings.ops.port, settings.ops.host, settings.ops.drain_seconds) == (None, "127.0.0.1", 20.0)
+    monkeypatch.setenv("LAUNCHBOT_OPS__PORT", "9102")
+    assert load_settings().ops.port == 9102
+    monkeypatch.setenv("LAUNCHBOT_OPS__PORT", "70000")
+    with pytest.raises(ConfigError, match="LAUNCHBOT_OPS__PORT"):
+        load_settings()
+
+
+def test_notes_settings_name_what_is_wrong(tmp_path):
+    (tmp_path / "launchbot.yaml").write_text("notes:\n  communities: ['123']\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"notes\.communities .* discord:<server id> or telegram:<group id>, not 123"):
+        load_settings(home=tmp_path)
+    (tmp_path / "launchbot.yaml").write_text("notes:\n  folder: ../elsewhere\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"notes\.folder .* a folder name inside knowledge_dir"):
+        load_settings(home=tmp_path)
+    (tmp_path / "launchbot.yaml").write_text(
+        "notes:\n  communities: ['telegram:-1001']\n  notify_days: 3\n", encoding="utf-8"
+    )
+    notes = load_settings(home=tmp_path).notes
+    assert (notes.communities, notes.notify_days, notes.folder) == (["telegram:-1001"], 3, "notes")

@@ -1,4 +1,5 @@
-"""The ``launchbot`` command: index, ask, chat, sources, eval, discord, telegram, serve.
+"""The ``launchbot`` command: index, add, watch, remove, ask, chat, sources, eval, gaps, report, note,
+discord, telegram, serve, migrate-state.
 
 Other tools rely on ``ask --json`` (one JSON object per question per line) and on the exit codes:
 0 success, 1 evaluation below its thresholds, 2 a usage, configuration or index problem.
@@ -13,9 +14,14 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.cli.progress import build_progress
-from bot.config import Settings, load_settings
+from bot.config import Settings, load_settings, unused_database_url
+from bot.service.logs import FORMATS, configure_logging, log_format, use_format
+
+if TYPE_CHECKING:  # the engine is imported by the commands that use it: `launchbot --help` stays quick
+    from bot.core.engine import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +49,17 @@ shown as U+FFFD. With --json each answer is one JSON object on one line:
 
 {EXIT_CODES}"""
 
+DETAILS = ("title", "author", "publisher", "published", "url", "language")
+ADD_EPILOG = """\
+Each source is a web address (fetched politely: robots.txt, the fetch.* settings) or a file: a saved
+page (.html), a PDF, a .txt or a .md. Prints one line per source: added or updated (title, outlet,
+date, language, chunks), unchanged, or why it was not added (on stderr). The index is updated once,
+incrementally; if that fails, no file is changed.
+
+exit codes:
+  0  every source added, updated or unchanged
+  2  a source refused or a duplicate (one line each on stderr), or a configuration or index problem"""
+
 CHAT_HELP = """\
 Type a question and press Enter; a follow-up question continues the conversation. Commands:
   /new      a fresh conversation (earlier questions are forgotten)
@@ -63,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--index", type=Path, dest="index_dir", help="index directory")
     common.add_argument("--model", help="sentence-transformers model name or path")
     common.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    common.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        help="log lines as text or one JSON object per line, both stamped in UTC (LAUNCHBOT_LOG_FORMAT; default text)",
+    )
 
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="launchbot", description=DESCRIPTION, epilog=EXIT_CODES, formatter_class=raw)
@@ -70,6 +92,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", parents=[common], help="build or update the index")
     index.add_argument("--rebuild", action="store_true", help="re-embed everything")
+
+    add = commands.add_parser(
+        "add",
+        parents=[common],
+        help="bring articles in: links, saved pages (.html), PDFs, .txt/.md files",
+        description="Fetch or read each article, write it to the knowledge folder and update the index.",
+        epilog=ADD_EPILOG,
+        formatter_class=raw,
+    )
+    add.add_argument("sources", nargs="+", metavar="URL|FILE")
+    for detail in DETAILS:
+        add.add_argument(f"--{detail}", help=f"the article's {detail}, over what is extracted (one source only)")
+    commands.add_parser(
+        "watch",
+        parents=[common],
+        help="poll the feeds in knowledge/feeds.yaml once and bring new items in",
+    )
+    remove = commands.add_parser(
+        "remove", parents=[common], help="take documents out (their files move to knowledge/.removed/)"
+    )
+    remove.add_argument("ids", nargs="+", metavar="ID", help="a document id, as `sources` shows it")
 
     ask = commands.add_parser(
         "ask",
@@ -99,6 +142,43 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     commands.add_parser("sources", parents=[common], help="list indexed documents and freshness")
+
+    scope = argparse.ArgumentParser(add_help=False)
+    scope.add_argument("--days", type=_days, default=7, help="over the last N days, today the last (default 7)")
+    scope.add_argument(
+        "--platform", choices=["all", "discord", "telegram"], default="all", help="whose questions (default all)"
+    )
+    scope.add_argument(
+        "--community",
+        default="all",
+        help="a Discord server id or Telegram group id, 'private' for private chats, or 'all' (default)",
+    )
+    gaps = commands.add_parser(
+        "gaps",
+        parents=[common, scope],
+        help="what members asked that the articles miss, grouped into topics",
+        description="Declined and voted-down questions grouped into topics, most people first (README: Moderators).",
+    )
+    gaps.add_argument("--json", action="store_true", help="the topics as one JSON object")
+    report = commands.add_parser(
+        "report",
+        parents=[common, scope],
+        help="write a one-page HTML report (figures, chart, gaps)",
+        description="A self-contained HTML page: the period's figures, questions per day, and the gaps table.",
+    )
+    report.add_argument("--html", type=Path, required=True, metavar="FILE", help="where to write the page")
+    note = commands.add_parser("note", parents=[common], help="moderator notes: add, list, remove")
+    note_commands = note.add_subparsers(dest="note_command", required=True, metavar="ACTION")
+    note_add = note_commands.add_parser(
+        "add",
+        parents=[common],
+        help="answer a question once, for everyone: QUESTION ANSWER, or 'QUESTION | ANSWER'",
+    )
+    note_add.add_argument("text", nargs="+", metavar="TEXT", help="the question and the answer")
+    note_add.add_argument("--author", default=None, help="who wrote it (default: your user name)")
+    note_commands.add_parser("list", parents=[common], help="every note")
+    note_remove = note_commands.add_parser("remove", parents=[common], help="remove a note by its id")
+    note_remove.add_argument("note_id", metavar="ID")
 
     evaluate = commands.add_parser("eval", parents=[common], help="score a question set (YAML or SQuAD JSON)")
     evaluate.add_argument("file", type=Path)
@@ -134,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _days(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 3650:
+        raise argparse.ArgumentTypeError(f"--days takes a whole number from 1 to 3650, not {text!r}")
+    return int(text)
+
+
 def _shard_list(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part.strip()]
@@ -143,9 +229,12 @@ def _shard_list(text: str) -> list[int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        fmt = log_format(args.log_format)
+    except ValueError as exc:
+        print(f"launchbot: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    configure_logging(logging.DEBUG if args.verbose else logging.WARNING, fmt)
     settings = None
     try:
         settings = load_settings(
@@ -156,6 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             model=args.model,
             top_k=getattr(args, "top_k", None),
         )
+        if args.log_format is None and "LAUNCHBOT_LOG_FORMAT" not in os.environ:
+            _log_format_from_dotenv(settings)
+        if args.command != "migrate-state" and (unused := unused_database_url(settings)):
+            logger.warning("%s", unused)
         code = COMMANDS[args.command](args, settings)
         sys.stdout.flush()  # a reader that left shows here, not as a traceback at exit
         return code
@@ -177,6 +270,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f" ({settings.origin})" if lost else ""
         print(f"launchbot: {exc}{hint}", file=sys.stderr)
         return EXIT_PROBLEM
+
+
+def _log_format_from_dotenv(settings: Settings) -> None:
+    """LAUNCHBOT_LOG_FORMAT may be in ``.env`` like every other setting; it is only read once the
+    home (and so the ``.env``) is known, after logging began."""
+    env_file = settings.home / ".env"
+    if env_file.is_file():
+        from dotenv import dotenv_values
+
+        fmt = dotenv_values(env_file).get("LAUNCHBOT_LOG_FORMAT")
+        if fmt:
+            use_format(log_format(fmt))
 
 
 def _engine(settings: Settings):
@@ -205,6 +310,50 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     print(report.summary())
     if report.warning():
         print(f"warning: {report.warning()}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.engine import Engine
+
+    details = {name: getattr(args, name) for name in DETAILS if getattr(args, name)}
+    if details and len(args.sources) > 1:
+        raise ValueError("--title, --url and the other details describe one article: give one source with them")
+    outcomes = Engine(settings).add([valid_text(source) for source in args.sources], details=details)
+    return _report(outcomes)
+
+
+def _report(outcomes: Iterable[Outcome]) -> int:
+    """Changes and "unchanged" on stdout, refusals and duplicates on stderr (and exit code 2)."""
+    code = EXIT_OK
+    for outcome in outcomes:
+        if outcome.status in ("refused", "duplicate"):
+            print(f"launchbot: {outcome.line()}", file=sys.stderr)
+            code = EXIT_PROBLEM
+        else:
+            print(outcome.line())
+    return code
+
+
+def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.engine import Engine
+
+    watched = Engine(settings).watch_feeds()
+    code = _report([outcome for _, outcome in watched.outcomes])
+    for problem in watched.problems:
+        print(f"launchbot: {problem}", file=sys.stderr)
+        code = EXIT_PROBLEM
+    print(watched.summary() if watched.feeds else f"no feeds listed in {settings.knowledge_dir / 'feeds.yaml'}")
+    return code
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.engine import Engine
+
+    engine = Engine(settings)
+    for doc_id in args.ids:
+        document, report = engine.remove(doc_id)
+        print(f"removed {doc_id} (“{document.title}”); the index has {report.chunks} chunks")
     return EXIT_OK
 
 
@@ -325,6 +474,8 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_sources(engine) -> None:
+    from bot.service.text import provenance
+
     index = engine.index
     manifest = index.manifest
     print(
@@ -333,9 +484,102 @@ def _print_sources(engine) -> None:
     )
     for doc_id, meta in manifest["documents"].items():
         print(f"  {meta['chunks']:4d} chunks  {doc_id}  — {meta['title']}")
+        document = index.documents.get(doc_id)
+        if document is not None:
+            print(f"               {provenance(document)}")
     for skipped in manifest.get("skipped", []):
         print(f"  skipped  {skipped['path']}: {skipped['reason']}")
     print(f"freshness: {engine.freshness().describe()}")
+
+
+def _scope(args: argparse.Namespace) -> tuple[str, str | None, str]:
+    """(platform, community, words) of ``--platform`` / ``--community``."""
+    from bot.service.storage import EVERY
+
+    platform = EVERY if args.platform == "all" else args.platform
+    community = {"all": EVERY, "private": None}.get(args.community, args.community)
+    where = "every community" if community == EVERY else "private chats" if community is None else community
+    return platform, community, where if platform == EVERY else f"{platform}: {where}"
+
+
+def _reports(settings: Settings):
+    """The engine and the state database, with questions past ``state.retention_days`` deleted."""
+    from bot.service.pgstorage import open_state
+    from bot.service.runtime import expire_old_questions
+
+    engine = _engine(settings)
+    storage = open_state(settings)
+    expire_old_questions(storage, settings.state.retention_days)
+    return engine, storage
+
+
+def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.render import render_gaps
+    from bot.service.gaps import find_gaps
+
+    platform, community, where = _scope(args)
+    engine, storage = _reports(settings)
+    try:
+        report = find_gaps(storage, engine, platform, community, args.days)
+    finally:
+        storage.close()
+    print(json_line(report.to_json()) if args.json else render_gaps(report, where))
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from bot.service.gaps import find_gaps
+    from bot.service.html_report import ReportData, render
+    from bot.service.reports import stats_report
+
+    platform, community, where = _scope(args)
+    engine, storage = _reports(settings)
+    try:
+        now = time.time()
+        stats = stats_report(storage, platform, community, args.days, now=now, top=10)
+        gaps = find_gaps(storage, engine, platform, community, args.days, now=now)
+    finally:
+        storage.close()
+    page = render(
+        ReportData(args.days, where, stats.stats, stats.counts, stats.chart, gaps, settings.state.retention_days, now)
+    )
+    _write_atomically(args.html, page)
+    print(f"wrote {args.html}: {stats.stats.asked} questions, {len(gaps.topics)} gap topic(s); open it in a browser")
+    return EXIT_OK
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A reader (a browser reloading the page) never sees half a file."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+def cmd_note(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from bot.service.notes import Notes, parse_note
+
+    engine = _engine(settings) if args.note_command != "list" else None
+    notes = Notes(settings, engine, None)
+    if args.note_command == "list":
+        listed = notes.list()
+        for note in listed:
+            print(f"{note.id:>4}  {note.attribution}  {' / '.join(note.questions)}")
+            print(f"      “{note.answer}”")
+        print(f"{len(listed)} note(s) in {notes.folder}")
+        return EXIT_OK
+    if args.note_command == "remove":
+        removed = notes.remove(args.note_id)
+        print(f"removed note {removed.id} ({' / '.join(removed.questions)}); the index no longer holds it")
+        return EXIT_OK
+    questions, answer = parse_note(args.text)
+    added = notes.add(questions, answer, args.author or getpass.getuser())
+    print(f"added note {added.note.id} ({added.note.path}), {added.note.attribution}")
+    print(added.check_text())
+    return EXIT_OK
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
@@ -359,10 +603,19 @@ def cmd_migrate_state(args: argparse.Namespace, settings: Settings) -> int:
     from bot.service.storage import SQLiteStorage
 
     source_path = args.source or settings.chat.database
-    if not source_path.is_file():
+    if args.source is not None and not source_path.is_file():  # named, so expected to be there
         raise FileNotFoundError(f"no SQLite database at {source_path}")
     if not settings.database_url:
         raise ValueError("set LAUNCHBOT_DATABASE_URL to the PostgreSQL database to copy into")
+    if not source_path.is_file():  # a fresh install: no history, and nothing wrong with that
+        target = PostgresStorage(settings.database_url.get_secret_value())
+        version = target.schema_version()
+        target.close()
+        print(
+            f"nothing to migrate: no SQLite state at {source_path} (a fresh install has none). The PostgreSQL "
+            f"state database is ready (schema version {version}); set state_backend: postgres to use it"
+        )
+        return EXIT_OK
     source, target = SQLiteStorage(source_path), PostgresStorage(settings.database_url.get_secret_value())
     try:
         report = copy_sqlite(source, target)
@@ -387,10 +640,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS = {
     "index": cmd_index,
+    "add": cmd_add,
+    "watch": cmd_watch,
+    "remove": cmd_remove,
     "ask": cmd_ask,
     "chat": cmd_chat,
     "sources": cmd_sources,
     "eval": cmd_eval,
+    "gaps": cmd_gaps,
+    "report": cmd_report,
+    "note": cmd_note,
     "discord": cmd_discord,
     "migrate-state": cmd_migrate_state,
     "telegram": cmd_telegram,

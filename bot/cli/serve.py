@@ -46,7 +46,7 @@ def run(settings: Settings, *, sync_global: bool = False, engine: Engine | None 
         if tokens["telegram"]:
             front_ends["telegram"] = telegram_app.serve(services, tokens["telegram"])
         logger.info("serving %s from one process", " and ".join(front_ends))
-        await _first_to_stop(front_ends)
+        await _first_to_stop(front_ends, services.stopping)
 
     try:
         run_services(settings, serve_all, secrets=secrets, engine=engine)
@@ -63,10 +63,14 @@ class FrontEndFailed(Exception):
         self.name, self.error = name, error
 
 
-async def _first_to_stop(front_ends: dict[str, Coroutine[Any, Any, None]]) -> None:
-    """Run every front end until the first one stops; then stop the rest."""
+async def _first_to_stop(front_ends: dict[str, Coroutine[Any, Any, None]], stopping: asyncio.Event) -> None:
+    """Run every front end until the first one stops; then stop the rest. During a graceful stop
+    (``stopping``) each one drains on its own: none is cut short because another finished first."""
     tasks = {asyncio.create_task(running, name=name): name for name, running in front_ends.items()}
     done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    if stopping.is_set() and pending:
+        more, pending = await asyncio.wait(pending)  # the supervisor bounds this (ops.drain_seconds)
+        done |= more
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)

@@ -8,27 +8,41 @@ engine answers from the live index. Plain synchronous Python; front ends call it
 
 The one module of the core that front ends and the service import: ``__all__`` names, besides the
 engine, what they read of its answers (``Answer``, ``Source``, a conversation's ``Turn``), the
-question check they run before queueing a question, and the errors they report.
+question check they run before queueing a question, the errors they report, the PostgreSQL
+connection helpers the state store shares with the index (``postgres_connections``), what
+maintainers bring in (a ``Request`` for a link or a file, its ``Outcome``, a feed poll's
+``Watched``, a ``Document``), and the moderators' notes, which are knowledge documents
+(``ingest/notes.py``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from bot.config import Settings
 from bot.core.answering.aliases import load_aliases
 from bot.core.answering.answerability import Decider, load_calibration
 from bot.core.answering.compose import DETAILS, DETAILS_LABEL, Answer, Source
 from bot.core.answering.conversation import Turn, context_for, quoted_sentences, turn_of
+from bot.core.answering.notes import NoteAnswers, articles_lexicon, topic_vectors
 from bot.core.answering.pipeline import AnswerSettings, Helpers, answer_question, ranking_candidates
 from bot.core.answering.question import INVISIBLE, clean_question
-from bot.core.answering.ranking import Ranking, ranking_of
+from bot.core.answering.ranking import Ranking, ranking_of, reranking_of
+from bot.core.answering.reader import shared_reader
 from bot.core.answering.retrieval import Retriever
 from bot.core.embed.embedding import Embedder, ModelLoadError
-from bot.core.ingest.knowledge import load_documents
+from bot.core.ingest import Refused
+from bot.core.ingest.feeds import Watched, watch_once
+from bot.core.ingest.importer import Importer, Outcome, Request
+from bot.core.ingest.knowledge import NOTE, Document, load_documents
+from bot.core.ingest.lexical import Lexicon
+from bot.core.ingest.notes import NoteFile, NoteMissing, read_notes, remove_note, write_note
 from bot.core.store import index_store
 from bot.core.store.faiss_versions import build_running, wait_for_build
 from bot.core.store.index import (
@@ -50,19 +64,31 @@ __all__ = [
     "DETAILS",
     "DETAILS_LABEL",
     "INVISIBLE",
+    "NOTE",
     "Answer",
     "BuildProgress",
     "BuildReport",
+    "Document",
     "Engine",
     "IndexBusy",
     "IndexMissing",
     "IndexProblem",
     "ModelLoadError",
+    "NoteFile",
+    "NoteMissing",
+    "Outcome",
+    "Refused",
+    "Request",
     "Source",
     "Turn",
+    "Watched",
     "clean_question",
+    "postgres_connections",
     "quoted_sentences",
+    "read_notes",
+    "remove_note",
     "turn_of",
+    "write_note",
 ]
 
 logger = logging.getLogger(__name__)
@@ -77,6 +103,7 @@ class _Live:
     index: KnowledgeIndex
     retriever: Retriever
     helpers: Helpers
+    articles_lexicon: Lexicon  # the index's, without its moderator notes (``question_vectors``)
 
 
 class Engine:
@@ -171,6 +198,19 @@ class Engine:
         """Serve the live index as it is (IndexMissing / IndexCorrupt if it cannot be read)."""
         self._install(self.store.load())
 
+    @property
+    def serving(self) -> KnowledgeIndex | None:
+        """The index being served, or None before one is loaded."""
+        return self._live.index if self._live is not None else None
+
+    def ping(self) -> None:
+        """Raise unless where the index lives answers (the PostgreSQL index's database; ``/readyz``)."""
+        self.store.ping()
+
+    def close(self) -> None:
+        """Let go of the index store's connections and listeners."""
+        self.store.close()
+
     def watch(self) -> None:
         """Reload as soon as another process swaps in a new version, where the store can tell
         (PostgreSQL's NOTIFY); the FAISS store is polled by the front ends instead. Idempotent."""
@@ -202,8 +242,19 @@ class Engine:
         )
         calibration = load_calibration(index.model)
         decider = Decider(calibration, s.min_confidence, s.answer_threshold)
-        helpers = Helpers.for_index(index, load_aliases(s.knowledge_dir), decider, ranking_of(calibration))
-        self._live = _Live(index, retriever, helpers)
+        ranking = ranking_of(calibration)
+        lexicon = articles_lexicon(index)
+        notes = NoteAnswers.for_index(index, self.embedder, lexicon)
+        helpers = Helpers.for_index(
+            index,
+            load_aliases(s.knowledge_dir),
+            decider,
+            ranking,
+            shared_reader(),
+            reranking_of(calibration, ranking),
+            notes,
+        )
+        self._live = _Live(index, retriever, helpers, lexicon)
         logger.info("serving index %s (%d chunks)", index.path.name, len(index.chunks))
         return True
 
@@ -216,15 +267,24 @@ class Engine:
         context = context_for(question, history) if isinstance(question, str) else None
         return answer_question(question, live.retriever, self.answer_settings, context, live.helpers)
 
-    def ranking_candidates(self, question: str) -> list[tuple[str, dict[str, float]]]:
-        """Every candidate sentence of ``question`` with its ranking features (``make calibrate``)."""
-        live = self._require_live()
-        return ranking_candidates(question, live.retriever, self.answer_settings, live.helpers)
+    def question_vectors(self, questions: Sequence[str]) -> np.ndarray:
+        """Unit vectors for grouping questions by what they ask (the gaps report; ``answering/notes.py``):
+        each question's own vector plus the vector of its words the articles never use. The articles'
+        own subjects (Gerst, Soyuz, Baikonur) are in most questions about them and would pull "How
+        old is Gerst?" towards "Where does Gerst live?"; what is asked (age, home) tells them apart."""
+        return topic_vectors(questions, self.embedder, self._require_live().articles_lexicon)
 
-    def use_ranking(self, ranking: Ranking) -> None:
+    def ranking_candidates(self, question: str, read: bool = False) -> list[tuple[str, dict[str, float]]]:
+        """Every candidate sentence of ``question`` with its ranking features (``make calibrate``);
+        ``read``: the ones the reader read, with what it said."""
+        live = self._require_live()
+        return ranking_candidates(question, live.retriever, self.answer_settings, live.helpers, read)
+
+    def use_ranking(self, ranking: Ranking, reranking: Ranking | None = None) -> None:
         """Rank with these weights from now on (``make calibrate`` fits them before the rest)."""
         live = self._require_live()
-        self._live = replace(live, helpers=replace(live.helpers, ranking=ranking))
+        reranking = reranking or reranking_of(None, ranking)
+        self._live = replace(live, helpers=replace(live.helpers, ranking=ranking, reranking=reranking))
 
     def _require_live(self) -> _Live:
         if self._live is None:
@@ -269,3 +329,58 @@ class Engine:
             return self._install(self.store.load())
         finally:
             self._swapping.release()
+
+    # ------------------------------------------------------------------ articles in (ingest: importer, feeds)
+
+    @functools.cached_property
+    def importer(self) -> Importer:
+        """Brings links, files and feed items into the knowledge directory (one fetcher per engine,
+        so its per-host delays and robots.txt cache hold across commands)."""
+        from bot.core.ingest.fetch import Fetcher  # here: answering never loads the HTTP client
+
+        s = self.settings
+        return Importer(s.knowledge_dir, Fetcher(s.fetch), max_document_bytes=s.max_document_bytes)
+
+    def add(self, sources: Iterable[Request | str], details: dict[str, str] | None = None) -> list[Outcome]:
+        """Bring each link or file in and update the index once for all of them; ``details``: front
+        matter fields given by a maintainer, over the extracted ones. Refusals are outcomes, not
+        exceptions; if the index update fails (IndexBusy included), no file is left changed and the
+        error is raised."""
+        requests = [Request(s, details=details or {}) if isinstance(s, str) else s for s in sources]
+        outcomes = self.importer.prepare(requests)
+        self.importer.apply(outcomes, self.reindex)
+        return self._with_chunks(outcomes)
+
+    def remove(self, doc_id: str) -> tuple[Document, BuildReport]:
+        """Take a document out of the knowledge base (kept in ``knowledge/.removed/``) and the index."""
+        return self.importer.remove(doc_id, self.reindex)
+
+    def documents(self) -> list[Document]:
+        """The documents in the knowledge directory now, as maintainers list them."""
+        return self.importer.documents()
+
+    def watch_feeds(self) -> Watched:
+        """Poll ``knowledge/feeds.yaml``'s feeds once and bring their new items in."""
+        watched = watch_once(self.importer, self.reindex)
+        items = [item for item, _ in watched.outcomes]
+        outcomes = self._with_chunks([outcome for _, outcome in watched.outcomes])
+        watched.outcomes = list(zip(items, outcomes, strict=True))
+        return watched
+
+    def _with_chunks(self, outcomes: list[Outcome]) -> list[Outcome]:
+        if not any(outcome.changed for outcome in outcomes) or self._live is None:
+            return outcomes
+        documents = self.index.manifest["documents"]
+        return [
+            replace(outcome, chunks=documents.get(outcome.doc_id, {}).get("chunks")) if outcome.changed else outcome
+            for outcome in outcomes
+        ]
+
+
+def postgres_connections():
+    """The module of PostgreSQL connection helpers (a checked pool, one safe retry, the error and
+    retry counts: ``bot.core.store.postgres_pool``), imported on first use: psycopg costs a
+    FAISS-only process a fifth of a second of its start."""
+    from bot.core.store import postgres_pool
+
+    return postgres_pool

@@ -225,10 +225,26 @@ def startup_problem(error: BaseException) -> str:
 
 async def serve(services: Services, secret: str, *, sync_global: bool = False) -> None:
     """Run the Discord client on the running event loop until it stops (``launchbot serve`` runs
-    this beside the other front ends)."""
+    this beside the other front ends), or until ``services.stopping``: then its shards disconnect
+    from the gateway (no new events), the questions in flight are answered and sent over HTTP,
+    and the client closes."""
     client = LaunchBot(services, sync_global=sync_global)
+    services.front_ends["discord"] = lambda: client.is_ready() and not client.is_closed()
+    closing = asyncio.create_task(_close_when_stopping(client, services), name="discord stop")
     try:
         async with client:
             await client.start(secret)
     finally:
+        closing.cancel()
         await services.stop_reloading()
+
+
+async def _close_when_stopping(client: LaunchBot, services: Services) -> None:
+    await services.stopping.wait()
+    for shard in list(client.shards.values()):
+        try:
+            await shard.disconnect()
+        except Exception as error:  # a shard that never connected
+            logger.debug("shard %s: %s", shard.id, error)
+    await services.drained()
+    await client.close()

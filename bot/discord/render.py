@@ -14,9 +14,11 @@ import re
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.core.engine import DETAILS, DETAILS_LABEL, Answer, Source
+from bot.core.engine import DETAILS, DETAILS_LABEL, NOTE, Answer, Source
+from bot.service.gaps import GapReport, Topic, closest_heading
+from bot.service.notes import Note
 from bot.service.storage import StoredSource
-from bot.service.text import ELLIPSIS, cut, visible
+from bot.service.text import ELLIPSIS, cut, source_details, source_label, source_title, visible
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +62,7 @@ def fit(text: str, limit: int) -> str:
 
 
 def _details(source: Source) -> str:
-    parts = [part for part in (source.publisher, source.published) if part]
-    return " · ".join(parts)
+    return " · ".join(source_details(source))
 
 
 def answer_embed(answer: Answer) -> discord.Embed:
@@ -76,7 +77,9 @@ def answer_embed(answer: Answer) -> discord.Embed:
     embed = discord.Embed(title=title, description=fit(answer.text, DESCRIPTION_LIMIT), colour=ANSWERED_COLOUR)
     if answer.basis == DETAILS:
         embed.set_author(name=DETAILS_LABEL)
-    footer = "Quoted verbatim from the articles. “Sources” shows the full passages; 👍/👎 tell us if it helped."
+    noted = any(source.document_kind == NOTE for source in answer.sources)
+    origin = "the articles and a moderator's note" if noted else "the articles"
+    footer = f"Quoted verbatim from {origin}. “Sources” shows the full passages; 👍/👎 tell us if it helped."
     embed.set_footer(text=footer)
     sources = answer.sources[:MAX_FIELDS]
     room = EMBED_TOTAL_LIMIT - len(embed) - 50
@@ -87,7 +90,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
 
 
 def _add_source_field(embed: discord.Embed, source: Source, prefix: str, limit: int) -> None:
-    name = fit(prefix + source.title, FIELD_NAME_LIMIT)
+    name = fit(prefix + source_title(source), FIELD_NAME_LIMIT)
     details = _details(source)
     link = f"\n<{source.url}>" if source.url and len(source.url) < 300 else ""
     tail = (f"\n— {inert(details)}" if details else "") + link
@@ -119,6 +122,53 @@ def _passage(source: StoredSource, limit: int) -> str:
         if len(text) <= limit:
             return text
     return "**" + fit(source.quote, limit - 4) + "**"
+
+
+def gaps_embed(report: GapReport, notes_hint: str = "") -> discord.Embed:
+    """``/gaps``: one field per topic (examples, then the closest passage), most people first."""
+    title = f"What the articles miss: last {report.days:g} day(s)"
+    if not report.topics:
+        return discord.Embed(
+            title=title, description="Nothing declined or voted down in this period.", colour=DECLINED_COLOUR
+        )
+    grouping = "" if report.grouped else " Too few to group into topics: each question on its own."
+    description = (
+        f"{report.questions} question(s) from {report.people} people were declined or voted down. "
+        f"Most people first; the trend is against the {report.days:g} days before.{grouping}"
+    )
+    embed = discord.Embed(title=title, description=description, colour=ANSWERED_COLOUR)
+    per_field = min(FIELD_LIMIT, (EMBED_TOTAL_LIMIT - len(title) - len(description) - 400) // len(report.topics))
+    for number, topic in enumerate(report.topics, start=1):
+        name = f"{number}. {topic.people} people ({topic.trend}) · {topic.questions} question(s)"
+        embed.add_field(name=name, value=_topic_text(topic, per_field - FIELD_NAME_LIMIT // 4), inline=False)
+    more = f"…and {report.more} more. " if report.more else ""
+    hint = notes_hint or "✍️ Answer n: write the answer once, as a moderator note quoted with your name."
+    embed.set_footer(text=cut(more + hint, FOOTER_LIMIT))
+    return embed
+
+
+def _topic_text(topic: Topic, limit: int) -> str:
+    examples = "\n".join(f"• {fit(question, 150)}" for question in topic.examples)
+    heading = closest_heading(topic)
+    if topic.closest is None:
+        return (examples + f"\n*{heading}*")[:limit]
+    where = f"\n*{heading} {fit(source_label(topic.closest), 120)}:*\n"
+    room = max(limit - len(examples) - len(where), 40)
+    return (examples + where + fit(f"“{topic.closest.quote}”", room))[:limit]
+
+
+def note_embed(note: Note, text: str = "") -> discord.Embed:
+    """A moderator note as the bot will quote it, with what it answers."""
+    embed = discord.Embed(
+        title=fit(f"Moderator note {note.id}", TITLE_LIMIT),
+        description=fit(f"“{note.answer}”", DESCRIPTION_LIMIT - 1100),
+        colour=ANSWERED_COLOUR,
+    )
+    embed.add_field(name="Answers", value=fit("\n".join(note.questions), FIELD_LIMIT), inline=False)
+    if text:
+        embed.add_field(name="Now", value=fit(text, FIELD_LIMIT), inline=False)
+    embed.set_footer(text=cut(visible(note.attribution), FOOTER_LIMIT))
+    return embed
 
 
 def plain(text: str) -> str:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from bot.core.engine import Answer, Engine, Turn, clean_question, turn_of
 from bot.service.conversations import Conversations, ConversationStore
 from bot.service.limits import BUSY, COOLDOWN, RateLimiter
+from bot.service.ops import Metrics
 from bot.service.storage import Origin, Storage
 from bot.service.text import sentence, stored_sources
 
@@ -66,6 +67,7 @@ class Asked:
     latency_ms: float
     origin: Origin | None = None
     conversation: str | None = None  # the conversation it continued, if any
+    received: float | None = None  # time.monotonic() when it was accepted (the member's wait starts)
 
     @property
     def has_sources(self) -> bool:
@@ -82,8 +84,10 @@ class Asking:
         answer_workers: int = 2,
         log_question_text: bool = False,
         conversations: ConversationStore | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
+        self.metrics = metrics if metrics is not None else Metrics()
         self.conversations: ConversationStore = conversations if conversations is not None else Conversations()
         self.storage = storage
         self.limiter = limiter
@@ -121,15 +125,22 @@ class Asking:
     def _refused(self, reason: str, text: str, origin: Origin, about: tuple, seconds: float) -> Refusal:
         """The refusal, told only if it is the first about ``about`` in ``seconds``; else counted."""
         notify = self.limiter.first_notice((reason.replace(" ", "_"), *about), seconds)
+        self.metrics.refusals.labels(origin.platform, reason.replace(" ", "_"), "yes" if notify else "no").inc()
         where = f"{origin.platform} {origin.community_id or 'private chat'}"
+        fields = {"platform": origin.platform, "outcome": "refused", "reason": reason, "community": origin.community_id}
         if notify:
             scope = "the group" if reason == BUSY else "the member"
             logger.info(
-                "%s: refused (%s); %s is told once, then dropped quietly for %.0f s", where, reason, scope, seconds
+                "%s: refused (%s); %s is told once, then dropped quietly for %.0f s",
+                where,
+                reason,
+                scope,
+                seconds,
+                extra=fields,
             )
         else:
             self.held_back[(origin.platform, origin.community_id, reason)] += 1
-            logger.debug("%s: dropped quietly (%s)", where, reason)
+            logger.debug("%s: dropped quietly (%s)", where, reason, extra=fields | {"outcome": "dropped"})
         return Refusal(reason, text, notify, seconds)
 
     def held_back_in(self, platform: str, community: Hashable | None) -> Counter[str]:
@@ -142,6 +153,14 @@ class Asking:
         ``conversation``: the key of the conversation this question continues (None: it starts one);
         its remembered turns are the history a follow-up leans on.
         """
+        received = time.monotonic()
+        try:
+            return await self._answer(question, origin, conversation, received)
+        except Exception:
+            self.metrics.questions.labels(origin.platform, "failed").inc()
+            raise
+
+    async def _answer(self, question: str, origin: Origin, conversation: str | None, received: float) -> Asked:
         history: list[Turn] = []
         if conversation is not None:
             history = await asyncio.to_thread(self.conversations.history, origin.platform, conversation)
@@ -150,6 +169,7 @@ class Asking:
             answer: Answer = await asyncio.to_thread(self.engine.answer, question, history or None)
             latency_ms = (time.perf_counter() - started) * 1000
         self.latencies.append(latency_ms)
+        self.metrics.engine_seconds.observe(latency_ms / 1000)
         question_id = await asyncio.to_thread(
             self.storage.record_question,
             origin,
@@ -162,7 +182,7 @@ class Asking:
             delivered=False,
         )
         self._log(question_id, answer, origin, latency_ms)
-        return Asked(answer, question_id, latency_ms, origin, conversation)
+        return Asked(answer, question_id, latency_ms, origin, conversation, received)
 
     async def delivered(
         self, asked: Asked, *, conversation: str | None = None, message_ids: Sequence[str] = ()
@@ -170,6 +190,10 @@ class Asking:
         """The platform accepted the reply: count it in the reports, and remember the turn in its
         conversation (``asked.conversation``, or ``conversation`` for one it starts), linked to the
         messages the answer was posted as (``message_ids``), so a reply to it continues the conversation."""
+        platform = asked.origin.platform if asked.origin is not None else "unknown"
+        self.metrics.questions.labels(platform, "answered" if asked.answer.answered else "declined").inc()
+        if asked.received is not None:
+            self.metrics.answer_seconds.labels(platform).observe(time.monotonic() - asked.received)
         await asyncio.to_thread(self._deliver, asked, asked.conversation or conversation, list(message_ids))
 
     async def replied_to(self, platform: str, message_id: str | None) -> str | None:
@@ -182,7 +206,7 @@ class Asking:
     def _deliver(self, asked: Asked, key: str | None, message_ids: list[str]) -> None:
         """In a worker thread: count the answer, then remember its turn (a failure to remember is
         logged: the answer was delivered all the same, and the next question stands on its own)."""
-        self.storage.mark_delivered(asked.question_id)
+        self.storage.mark_delivered(asked.question_id, message_ids[0] if message_ids else None)
         if key is None or asked.origin is None:
             return
         try:
@@ -191,8 +215,15 @@ class Asking:
             logger.exception("remembering a turn of conversation %s failed", key)
 
     def _log(self, question_id: int, answer: Answer, origin: Origin, latency_ms: float) -> None:
-        outcome = "answered" if answer.answered else "declined (unanswered)"
+        outcome = "answered" if answer.answered else "declined"
         where = f"{origin.platform} {origin.community_id}"
+        fields = {
+            "question_id": question_id,
+            "platform": origin.platform,
+            "outcome": outcome,
+            "latency_ms": round(latency_ms, 1),
+            "community": origin.community_id,
+        }
         if self.log_question_text:
             logger.info(
                 "question %d %s in %.0f ms (%s, user %s): %r",
@@ -202,6 +233,7 @@ class Asking:
                 where,
                 origin.user_id,
                 answer.question,
+                extra=fields,
             )
         else:
-            logger.info("question %d %s in %.0f ms (%s)", question_id, outcome, latency_ms, where)
+            logger.info("question %d %s in %.0f ms (%s)", question_id, outcome, latency_ms, where, extra=fields)

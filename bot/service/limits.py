@@ -40,6 +40,8 @@ class Wait:
 
 
 class RateLimiter:
+    shared = False  # counted in this process only (``RedisRateLimiter`` shares them)
+
     def __init__(
         self, user_cooldown: float, guild_per_minute: int, clock: Callable[[], float] = time.monotonic
     ) -> None:

@@ -1,7 +1,9 @@
 """What the bot remembers, in PostgreSQL (``state_backend: postgres``), shared by every bot process.
 
-``PostgresStorage`` is ``SQLStorage`` (every query, in portable SQL) on a psycopg 3 connection: only
-the placeholder style, the connection and how migrations run are its own. The migrations are
+``PostgresStorage`` is ``SQLStorage`` (every query, in portable SQL) on a pool of psycopg 3
+connections: only the placeholder style, the connections and how migrations run are its own. A
+PostgreSQL restart fails nothing that can be retried safely (``postgres_connections``: checked connections,
+one retry of reads, idempotent writes, and new rows the server rolled back). The migrations are
 SQLite's (``schema.py`` renders the one list for each), so both databases are always at the same
 schema version, with PostgreSQL's types (identity ids, BIGINT snowflakes, DOUBLE PRECISION times).
 Processes starting at once migrate one at a time (an advisory lock).
@@ -14,58 +16,98 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
 from bot.config import Settings
+from bot.core.engine import postgres_connections
 from bot.service.schema import POSTGRES, migrations, statements
-from bot.service.storage import SQLiteStorage, SQLStorage, Storage, open_storage
+from bot.service.storage import ChatConfig, Origin, SQLiteStorage, SQLStorage, Storage, open_storage
 
 logger = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 0x1A0C4B09
+STORE = "state"  # its name in the database metrics
+T = TypeVar("T")
 
 # The same migrations as SQLite's (schema.py), in PostgreSQL's types.
 POSTGRES_MIGRATIONS: list[str] = migrations(POSTGRES)
 
 
 class PostgresStorage(SQLStorage):
-    """One connection per process behind a lock (calls come from worker threads, a few at a time)."""
+    """A small pool of checked connections (calls come from worker threads, a few at a time); an
+    operation whose connection is lost is retried once when that is safe (``postgres_connections``)."""
 
     PLACEHOLDER = "%s"
+    POOL_SIZE = 4
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._lock = threading.Lock()
-        self._db = psycopg.connect(url)
+        self._pool = postgres_connections().open_pool(url, store=STORE, max_size=self.POOL_SIZE)
+        self._local = threading.local()  # per thread: whether its transaction got as far as COMMIT
         self.migrate()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._pool.close()
 
-    def _connection(self) -> psycopg.Connection:
-        if self._db.closed or self._db.broken:
-            logger.warning("state database connection lost; reconnecting")
-            self._db = psycopg.connect(self.url)
-        return self._db
+    def ping(self) -> None:
+        """Raises unless the database answers (``/readyz``); waits no longer than a few seconds."""
+        with self._pool.connection(timeout=3.0) as conn:
+            conn.execute("SELECT 1")
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Cursor]:
-        with self._lock:
-            conn = self._connection()
-            with conn.transaction(), conn.cursor() as cursor:
-                yield cursor
+        self._local.committing = False
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            yield cursor
+            self._local.committing = True  # the body is done: what fails now may fail at COMMIT
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        with self._transaction() as cursor:
-            return cursor.execute(self._sql(sql), tuple(params)).fetchall()
+        return postgres_connections().retrying(STORE, lambda: self._read_once(sql, params))
+
+    def _read_once(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        with self._pool.connection() as conn:
+            return conn.execute(self._sql(sql), tuple(params)).fetchall()
+
+    def _idempotent(self, write: Callable[[], T]) -> T:
+        """A write that may safely run twice (an update to a value, an upsert, a delete)."""
+        return postgres_connections().retrying(STORE, write)
+
+    def _once(self, write: Callable[[], T]) -> T:
+        """A write that must not run twice (a new row): retried only when its connection was lost
+        before COMMIT was sent, so the server rolled it back."""
+        committed = lambda: getattr(self._local, "committing", False)  # noqa: E731
+        return postgres_connections().retrying(STORE, write, safe=lambda: not committed())
+
+    def record_question(self, origin: Origin, **fields: Any) -> int:
+        return self._once(lambda: super(PostgresStorage, self).record_question(origin, **fields))
+
+    def add_turn(self, *args: Any, **kwargs: Any) -> None:
+        return self._once(lambda: super(PostgresStorage, self).add_turn(*args, **kwargs))
+
+    def mark_delivered(self, question_id: int) -> None:
+        return self._idempotent(lambda: super(PostgresStorage, self).mark_delivered(question_id))
+
+    def vote(self, question_id: int, user_id: str, vote: int) -> bool:
+        return self._idempotent(lambda: super(PostgresStorage, self).vote(question_id, user_id, vote))
+
+    def set_chat(self, *args: Any, **kwargs: Any) -> ChatConfig:
+        return self._idempotent(lambda: super(PostgresStorage, self).set_chat(*args, **kwargs))
+
+    def forget_conversation(self, platform: str, key: str, idle_since: float | None = None) -> None:
+        return self._idempotent(lambda: super(PostgresStorage, self).forget_conversation(platform, key, idle_since))
+
+    def expire_conversations(self, idle_since: float) -> int:
+        return self._idempotent(lambda: super(PostgresStorage, self).expire_conversations(idle_since))
 
     def schema_version(self) -> int:
+        return self._idempotent(self._schema_version)
+
+    def _schema_version(self) -> int:
         with self._transaction() as cursor:
             if not cursor.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]:
                 return 0
@@ -73,6 +115,9 @@ class PostgresStorage(SQLStorage):
 
     def migrate(self) -> int:
         """Run the migrations this database has not seen yet, in one transaction; returns the version."""
+        return self._idempotent(self._migrate)
+
+    def _migrate(self) -> int:
         with self._transaction() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             cursor.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")

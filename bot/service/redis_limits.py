@@ -111,6 +111,15 @@ class RedisRateLimiter:
             return self._fallback.first_notice(key, seconds)  # check() says when Redis is back
         return bool(told)
 
+    @property
+    def shared(self) -> bool:
+        """True while the limits are counted in Redis (False: fallen back to this process's own)."""
+        return not self._degraded
+
+    def ping(self) -> None:
+        """Raises unless Redis answers (``/readyz``)."""
+        self._redis.ping()
+
     def acquire(self, community: Hashable, user: Hashable) -> float:
         """0 if the question may go ahead (and count it); otherwise the seconds until it may."""
         wait = self.check(community, user)

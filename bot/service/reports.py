@@ -1,5 +1,6 @@
-"""What moderators read: stats, the questions the articles did not serve (and their CSV export), and
-answer-latency percentiles. Platform-neutral: each front end lays the figures out its own way.
+"""What moderators read: stats with their chart, the questions the articles did not serve (and their
+CSV export), and answer-latency percentiles. Platform-neutral: each front end lays the figures out its
+own way. (The topics of the unserved questions: ``gaps.py``; the HTML page: ``html_report.py``.)
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.service.storage import Gap
+from bot.service.charts import DailyCounts, chart_png, daily_counts, period_start
+from bot.service.storage import Gap, Stats, Storage
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +26,26 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def since(days: float, now: float | None = None) -> float:
     """The timestamp ``days`` ago."""
     return (time.time() if now is None else now) - days * DAY
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    """``/stats``: the period's figures and the chart of its days (both from midnight UTC of its first day)."""
+
+    days: int
+    stats: Stats
+    counts: DailyCounts
+    chart: bytes  # PNG
+
+
+def stats_report(
+    storage: Storage, platform: str, community: str | None, days: int, *, now: float | None = None, top: int = 5
+) -> StatsReport:
+    """The figures and the chart of the last ``days`` days (today the last), with the ``top`` most
+    asked questions. Reads the database and draws: call it from a worker thread."""
+    stats = storage.stats(platform, community, period_start(days, now), top=top)
+    counts = daily_counts(storage, platform, community, days, now=now)
+    return StatsReport(days, stats, counts, chart_png(counts))
 
 
 def date_text(timestamp: float) -> str:

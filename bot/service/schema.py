@@ -136,6 +136,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX conversation_links_conversation ON conversation_links (platform, conversation)
     """,
+    # 4: privacy and follow-ups: where each answer was posted (a member told later that a question now has
+    # an answer is told in that reply chain), and indexes for expiring old questions and forgetting a member's
+    """
+    ALTER TABLE questions ADD COLUMN answer_message TEXT;
+    CREATE INDEX questions_created ON questions (created);
+    CREATE INDEX questions_member ON questions (platform, user_id);
+    CREATE INDEX feedback_member ON feedback (user_id)
+    """,
 ]
 
 

@@ -17,10 +17,16 @@ the reply: reports count only delivered answers. Answers keep their sources as J
 "Sources" button still works after a restart. A conversation is its recent turns (the question and
 the sentences quoted for it) and the answer messages linked to it, so a reply to any of them continues
 it; ``bot/service/conversations.py`` decides when one has gone idle and is forgotten.
+
+Privacy: reports (``stats``, ``gaps``, ``activity``) return questions and counts, never who asked
+(a gap carries only an opaque ``asker`` key, to count people); ``forget_member`` removes one
+member's questions and votes; ``expire_questions`` removes questions past the retention period.
+Reports take ``EVERY`` for the platform or the community to cover them all (``launchbot report``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
@@ -39,6 +45,7 @@ from bot.service.schema import SQLITE, migrations, statements
 logger = logging.getLogger(__name__)
 
 UP, DOWN = 1, -1
+EVERY = "*"  # a report's platform or community: all of them
 MODES = ("mention", "thread")
 PLATFORMS = ("discord", "telegram")
 
@@ -99,7 +106,9 @@ class StoredConversation:
 
 @dataclass(frozen=True)
 class Gap:
-    """A question the knowledge base did not serve: declined, or answered and voted down."""
+    """A question the knowledge base did not serve: declined, or answered and voted down.
+    ``asker`` is an opaque key (a hash of platform and member) for counting how many people asked;
+    it is never shown."""
 
     id: int
     created: float
@@ -108,6 +117,37 @@ class Gap:
     confidence: float
     up: int
     down: int
+    asker: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One delivered question, for charts: when, whether it was answered, and its votes."""
+
+    created: float
+    answered: bool
+    up: int
+    down: int
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An unserved question (declined, or voted down) and where its answer was posted: a member can
+    be told there, in its thread or reply chain, once the question has an answer. Nothing says who
+    asked."""
+
+    id: int
+    question: str
+    created: float
+    chat_id: str | None
+    thread_id: str | None
+    answer_message: str | None
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    questions: int
+    votes: int
 
 
 class Storage(ABC):
@@ -115,6 +155,10 @@ class Storage(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raises unless the database answers (``/readyz``)."""
 
     @abstractmethod
     def record_question(
@@ -128,12 +172,14 @@ class Storage(ABC):
         confidence: float = 0.0,
         latency_ms: float = 0.0,
         delivered: bool = True,
+        created: float | None = None,
     ) -> int:
-        """Store one answered or declined question; returns its id (the answer's id on its buttons)."""
+        """Store one answered or declined question (asked now, or at ``created``: an import); returns its
+        id (the answer's id on its buttons)."""
 
     @abstractmethod
-    def mark_delivered(self, question_id: int) -> None:
-        """The platform accepted the reply: from now on it counts in reports."""
+    def mark_delivered(self, question_id: int, answer_message: str | None = None) -> None:
+        """The platform accepted the reply (posted as ``answer_message``): from now on it counts in reports."""
 
     @abstractmethod
     def get_answer(self, question_id: int) -> StoredAnswer | None: ...
@@ -167,6 +213,24 @@ class Storage(ABC):
     @abstractmethod
     def gaps(self, platform: str, community_id: str | None, since: float, limit: int = 1000) -> list[Gap]:
         """Declined questions and answers voted down more than up: what the articles are missing."""
+
+    @abstractmethod
+    def activity(self, platform: str, community_id: str | None, since: float) -> list[Activity]:
+        """Every delivered question since ``since``, oldest first, with its votes (for charts)."""
+
+    @abstractmethod
+    def waiting(self, platform: str, community_id: str | None, since: float) -> list[Waiting]:
+        """The questions ``gaps`` lists (declined, or voted down more than up) asked since ``since``,
+        newest first, with where their answer was posted."""
+
+    @abstractmethod
+    def forget_member(self, platform: str, user_id: str) -> Forgotten:
+        """Delete every question a member asked on ``platform`` (with the votes on them) and every vote
+        they gave; how many of each."""
+
+    @abstractmethod
+    def expire_questions(self, before: float) -> int:
+        """Delete questions asked before ``before`` (with their votes); how many."""
 
     @abstractmethod
     def conversation(self, platform: str, key: str) -> StoredConversation | None:
@@ -244,6 +308,7 @@ class SQLStorage(Storage):
         confidence: float = 0.0,
         latency_ms: float = 0.0,
         delivered: bool = True,
+        created: float | None = None,
     ) -> int:
         payload = json.dumps([asdict(source) for source in sources], ensure_ascii=False)
         row = (
@@ -258,7 +323,7 @@ class SQLStorage(Storage):
             payload,
             float(confidence),
             float(latency_ms),
-            time.time(),
+            time.time() if created is None else float(created),
             int(delivered),
         )
         with self._transaction() as cursor:
@@ -271,9 +336,13 @@ class SQLStorage(Storage):
             )
             return int(cursor.fetchone()[0])
 
-    def mark_delivered(self, question_id: int) -> None:
+    def mark_delivered(self, question_id: int, answer_message: str | None = None) -> None:
         with self._transaction() as cursor:
-            self._write(cursor, "UPDATE questions SET delivered = 1 WHERE id = ?", (question_id,))
+            self._write(
+                cursor,
+                "UPDATE questions SET delivered = 1, answer_message = ? WHERE id = ?",
+                (answer_message, question_id),
+            )
 
     def get_answer(self, question_id: int) -> StoredAnswer | None:
         rows = self._read("SELECT id, question, answered, sources FROM questions WHERE id = ?", (question_id,))
@@ -341,36 +410,86 @@ class SQLStorage(Storage):
 
     # ------------------------------------------------------------------ reports
 
-    def _scope(self, table: str = "") -> str:
-        """Delivered questions of one platform's community since a time (three parameters)."""
+    def _scope(self, platform: str, community_id: str | None, since: float, table: str = "") -> tuple[str, tuple]:
+        """Delivered questions of one platform's community (``EVERY``: all of them) since a time:
+        the condition and its parameters."""
         t = f"{table}." if table else ""
-        return f"{t}platform = ? AND {t}community_id {self.NULL_SAFE_EQUALS} ? AND {t}created >= ? AND {t}delivered = 1"
+        conditions, params = [f"{t}created >= ?", f"{t}delivered = 1"], [since]
+        if platform != EVERY:
+            conditions.append(f"{t}platform = ?")
+            params.append(platform)
+        if community_id != EVERY:
+            conditions.append(f"{t}community_id {self.NULL_SAFE_EQUALS} ?")
+            params.append(community_id)
+        return " AND ".join(conditions), tuple(params)
 
     def stats(self, platform: str, community_id: str | None, since: float, top: int = 5) -> Stats:
-        scope = (platform, community_id, since)
+        where, params = self._scope(platform, community_id, since)
+        where_q, _ = self._scope(platform, community_id, since, "q")
         [(asked, answered)] = self._read(
-            f"SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions WHERE {self._scope()}", scope
+            f"SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions WHERE {where}", params
         )
         [(up, down)] = self._read(
-            f"SELECT {_UP}, {_DOWN} FROM feedback f JOIN questions q ON q.id = f.question_id WHERE {self._scope('q')}",
-            scope,
+            f"SELECT {_UP}, {_DOWN} FROM feedback f JOIN questions q ON q.id = f.question_id WHERE {where_q}", params
         )
         top_rows = self._read(
-            f"SELECT MIN(question), COUNT(*) AS n FROM questions WHERE {self._scope()}"
+            f"SELECT MIN(question), COUNT(*) AS n FROM questions WHERE {where}"
             " GROUP BY lower(question) ORDER BY n DESC, MAX(created) DESC LIMIT ?",
-            (*scope, top),
+            (*params, top),
         )
         return Stats(asked, answered, asked - answered, int(up), int(down), [(row[0], row[1]) for row in top_rows])
 
     def gaps(self, platform: str, community_id: str | None, since: float, limit: int = 1000) -> list[Gap]:
+        where, params = self._scope(platform, community_id, since, "q")
         rows = self._read(
-            f"SELECT q.id, q.created, q.question, q.answered, q.confidence, {_UP}, {_DOWN}"
+            f"SELECT q.id, q.created, q.question, q.answered, q.confidence, {_UP}, {_DOWN}, q.platform, q.user_id"
             " FROM questions q LEFT JOIN feedback f ON f.question_id = q.id"
-            f" WHERE {self._scope('q')} GROUP BY q.id, q.created, q.question, q.answered, q.confidence"
-            f" HAVING q.answered = 0 OR {_DOWN} > {_UP} ORDER BY q.created DESC LIMIT ?",
-            (platform, community_id, since, limit),
+            f" WHERE {where} GROUP BY q.id, q.created, q.question, q.answered, q.confidence, q.platform, q.user_id"
+            f" HAVING q.answered = 0 OR {_DOWN} > {_UP} ORDER BY q.created DESC, q.id DESC LIMIT ?",
+            (*params, limit),
         )
-        return [Gap(row[0], row[1], row[2], bool(row[3]), row[4], int(row[5]), int(row[6])) for row in rows]
+        return [
+            Gap(row[0], row[1], row[2], bool(row[3]), row[4], int(row[5]), int(row[6]), _asker(row[7], row[8]))
+            for row in rows
+        ]
+
+    def activity(self, platform: str, community_id: str | None, since: float) -> list[Activity]:
+        where, params = self._scope(platform, community_id, since, "q")
+        rows = self._read(
+            f"SELECT q.created, q.answered, {_UP}, {_DOWN} FROM questions q LEFT JOIN feedback f"
+            f" ON f.question_id = q.id WHERE {where} GROUP BY q.id, q.created, q.answered ORDER BY q.created, q.id",
+            params,
+        )
+        return [Activity(float(row[0]), bool(row[1]), int(row[2]), int(row[3])) for row in rows]
+
+    def waiting(self, platform: str, community_id: str | None, since: float) -> list[Waiting]:
+        where, params = self._scope(platform, community_id, since, "q")
+        rows = self._read(
+            "SELECT q.id, q.question, q.created, q.chat_id, q.thread_id, q.answer_message"
+            f" FROM questions q LEFT JOIN feedback f ON f.question_id = q.id WHERE {where}"
+            " GROUP BY q.id, q.question, q.created, q.chat_id, q.thread_id, q.answer_message, q.answered"
+            f" HAVING q.answered = 0 OR {_DOWN} > {_UP} ORDER BY q.created DESC, q.id DESC",
+            params,
+        )
+        return [Waiting(row[0], row[1], float(row[2]), row[3], row[4], row[5]) for row in rows]
+
+    # ------------------------------------------------------------------ privacy
+
+    def forget_member(self, platform: str, user_id: str) -> Forgotten:
+        member = (platform, str(user_id))
+        with self._transaction() as cursor:
+            votes = self._write(
+                cursor,
+                "DELETE FROM feedback WHERE user_id = ?"
+                " AND question_id IN (SELECT id FROM questions WHERE platform = ?)",
+                (str(user_id), platform),
+            ).rowcount
+            questions = self._write(cursor, "DELETE FROM questions WHERE platform = ? AND user_id = ?", member).rowcount
+        return Forgotten(questions, votes)
+
+    def expire_questions(self, before: float) -> int:
+        with self._transaction() as cursor:  # their votes go with them (ON DELETE CASCADE)
+            return self._write(cursor, "DELETE FROM questions WHERE created < ?", (before,)).rowcount
 
     # ------------------------------------------------------------------ conversations
 
@@ -453,6 +572,11 @@ class SQLStorage(Storage):
         return int(self._read("SELECT COUNT(*) FROM conversations")[0][0])
 
 
+def _asker(platform: str, user_id: str) -> str:
+    """An opaque key for one member, to count people without holding who they are."""
+    return hashlib.sha256(f"{platform}\0{user_id}".encode()).hexdigest()[:16]
+
+
 # Each entry runs once, in order; ``PRAGMA user_version`` says how many have run.
 SQLITE_MIGRATIONS: list[str] = migrations(SQLITE)
 
@@ -490,6 +614,9 @@ class SQLiteStorage(SQLStorage):
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
+
+    def ping(self) -> None:
+        self._read("SELECT 1")
 
     def schema_version(self) -> int:
         with self._lock:

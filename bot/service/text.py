@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import re
 
-from bot.core.engine import INVISIBLE, Answer, Source
-from bot.service.storage import StoredSource
+from bot.core.engine import INVISIBLE, NOTE, Answer, Source
+from bot.service.storage import Forgotten, StoredSource
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +73,26 @@ def sentence(text: str) -> str:
     return text if text.endswith(_FINAL_PUNCTUATION) else text + "."
 
 
+def attribution(author: str, date: str) -> str:
+    """How a moderator's note is credited wherever it is quoted."""
+    return f"Moderator note by {author}, {date}" if date else f"Moderator note by {author}"
+
+
+def source_title(source: Source) -> str:
+    """What a source is called: its document's title, or for a moderator's note its attribution."""
+    return source_label(source) if source.document_kind == NOTE else source.title
+
+
+def source_details(source: Source) -> list[str]:
+    """The publisher and date shown under a source's title (a note's are in its attribution)."""
+    return [] if source.document_kind == NOTE else [part for part in (source.publisher, source.published) if part]
+
+
 def source_label(source: Source) -> str:
-    """ "Title — Publisher, date, url": only the parts the document's metadata has."""
+    """ "Title — Publisher, date, url": only the parts the document's metadata has; a moderator's
+    note is credited to its author: "Moderator note by Anna, 2026-12-03"."""
+    if source.document_kind == NOTE:
+        return attribution(source.author or "a moderator", source.published or "")
     details = ", ".join(part for part in (source.publisher, source.published, source.url) if part)
     return f"{source.title} — {details}" if details else source.title
 
@@ -83,3 +101,25 @@ def stored_sources(answer: Answer) -> list[StoredSource]:
     """What the "Sources" button will show, in a form the database keeps across restarts."""
     shown = answer.sources or ([answer.closest] if answer.closest else [])
     return [StoredSource(s.number, source_label(s), s.quote, s.context or s.quote) for s in shown]
+
+
+def provenance(document) -> str:
+    """Where a document came from, for source lists: "Space.com, published 2018-11-20 · added
+    2026-12-03 via link · https://…"; a file put in knowledge/ by hand says so."""
+    published = f"published {document.published}" if document.published else None
+    parts = [", ".join(part for part in (document.publisher, published) if part)]
+    if document.added:
+        feed = f" ({document.feed})" if document.feed else ""
+        parts.append(f"added {document.added[:10]} via {document.via or 'file'}{feed}")
+    else:
+        parts.append("a file written by hand")
+    parts.append(document.url or "")
+    return " · ".join(part for part in parts if part)
+
+
+def forgotten_text(forgotten: Forgotten, retention_days: int) -> str:
+    """What a member is told after ``/forget``."""
+    return (
+        f"Done: {forgotten.questions} question(s) you asked and {forgotten.votes} vote(s) you gave are deleted. "
+        f"Otherwise questions are kept {retention_days} days, and reports never show who asked."
+    )

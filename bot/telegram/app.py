@@ -49,14 +49,17 @@ RETRIES = 3  # after a RetryAfter, wait as asked and try again this many times
 MEMBER_COMMANDS = [
     BotCommand("ask", "Ask about the Progress MS-10 launch"),
     BotCommand("sources", "The articles I answer from"),
+    BotCommand("forget", "Delete every question you asked me and your votes"),
     BotCommand("help", "How to ask, and every command"),
 ]
 ADMIN_COMMANDS = [
     *MEMBER_COMMANDS,
     BotCommand("enable", "Let me answer in this group"),
     BotCommand("disable", "Stop me answering in this group"),
-    BotCommand("stats", "Questions asked, answered, declined, votes"),
+    BotCommand("stats", "Questions asked, answered, declined, votes, with a chart"),
     BotCommand("unanswered", "What the articles did not answer (CSV)"),
+    BotCommand("gaps", "What members ask that the articles miss, as topics"),
+    BotCommand("note", "add question | answer, list, remove id: moderator notes"),
 ]
 
 
@@ -103,10 +106,15 @@ async def prepare(application: Application) -> None:
     await application.bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeAllChatAdministrators())
 
 
-async def serve(services: Services, secret: str, *, stop: asyncio.Event | None = None) -> None:
-    """Run the bot on the running event loop until ``stop`` is set or the task is cancelled."""
+async def serve(
+    services: Services, secret: str, *, stop: asyncio.Event | None = None, request: BaseRequest | None = None
+) -> None:
+    """Run the bot on the running event loop until ``stop`` or ``services.stopping`` is set (or the
+    task is cancelled). A stop takes no more updates (the poller stops, or the webhook server, so
+    the load balancer sends them elsewhere), finishes the updates already taken and sends what is
+    queued, then shuts down. ``request``: how Bot API calls are made (benchmarks, tests)."""
     settings = services.settings.telegram
-    application = build_application(services, secret)
+    application = build_application(services, secret, request=request)
     async with application:  # initialize (getMe: checks the token) ... shutdown
         await prepare(application)
         await application.start()
@@ -123,13 +131,23 @@ async def serve(services: Services, secret: str, *, stop: asyncio.Event | None =
             await application.updater.start_polling()
             logger.info("telegram: receiving updates by long polling")
         services.start_reloading()
+        services.front_ends["telegram"] = lambda: application.running and application.updater.running
         logger.info("telegram: connected as @%s", application.bot.username)
         try:
-            await (stop or asyncio.Event()).wait()
+            await _first_set(stop or asyncio.Event(), services.stopping)
         finally:
-            await application.updater.stop()
-            await application.stop()
+            await application.updater.stop()  # no more updates; those taken are acknowledged
+            await application.stop()  # waits for the updates being handled: answers sent, queues empty
             await services.stop_reloading()
+
+
+async def _first_set(*events: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 def problem(settings: Settings) -> str | None:

@@ -17,7 +17,10 @@ group that removed it, is logged in one INFO line and sent nothing.
 
 Admin commands are checked in code on every call: ``getChatMember`` for group admins (a "yes" is
 remembered for ``telegram.admin_cache_seconds``, at most 10 s; a "no" is asked again every time),
-the configured user ids for maintainers.
+the configured user ids for maintainers. ``/stats`` is a chart with the figures as its caption;
+``/gaps`` lists the topics members asked that the articles miss, with a ✍️ button per topic: it
+asks the admin to reply with the answer (Telegram's "force reply"), and that reply becomes a
+moderator note (``/note add question | answer`` does the same). ``/forget`` is for every member.
 """
 
 from __future__ import annotations
@@ -27,17 +30,22 @@ import hashlib
 import io
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from functools import partial
 
 from telegram import (
     ChatMember,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InputFile,
     InputTextMessageContent,
     LinkPreviewOptions,
     Message,
+    ReplyParameters,
     Update,
 )
 from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode, ReactionEmoji
@@ -53,22 +61,29 @@ from telegram.ext import (
 )
 
 from bot.core.engine import IndexBusy, clean_question
+from bot.service import library
 from bot.service.addressing import is_question, without_mentions
 from bot.service.asking import COOLDOWN, Asked, Refusal
+from bot.service.gaps import GapReport, find_gaps
+from bot.service.notes import Note, NoteProblem, parse_note
 from bot.service.outbox import ANSWER, NOTICE, REPLY, Outbox, Place
-from bot.service.reports import date_text, gaps_csv, held_back_text, since
+from bot.service.reports import date_text, gaps_csv, held_back_text, since, stats_report
 from bot.service.runtime import Services
 from bot.service.storage import DOWN, UP, ChatConfig, Origin
-from bot.service.text import cut
+from bot.service.text import cut, forgotten_text, provenance
 from bot.telegram.render import (
     INLINE_TITLE_LIMIT,
     MESSAGE_LIMIT,
     SOURCES_PREFIX,
     answer_messages,
     escape,
+    gaps_messages,
     keyboard,
+    note_text,
+    pack,
     plain,
     sources_messages,
+    stats_caption,
 )
 
 logger = logging.getLogger(__name__)
@@ -87,7 +102,7 @@ MEMBER_HELP = (
     "mention me with it, or reply to one of my answers.\n"
     "A reply to one of my answers is a question when it reads as one (ends with ? or starts with a "
     "question word); “thanks!” needs no answer.\n"
-    "/sources lists the articles I answer from.\n"
+    "/sources lists the articles I answer from; /forget deletes every question you asked me and your votes.\n"
     "Under each answer: 📄 Sources (the full passages, here in private) and 👍/👎.\n"
     "One question each per {cooldown} s: in a group, 👀 on your message means you asked a moment ago; "
     "ask again shortly.\n"
@@ -96,19 +111,35 @@ MEMBER_HELP = (
 ADMIN_HELP = (
     "<b>Group admins</b>\n"
     "/enable, /disable: let me answer in this group, or stop.\n"
-    "/stats [days]: questions asked, answered, declined, votes.\n"
-    "/unanswered [days]: what the articles did not answer, as a CSV file."
+    "/stats [days]: questions asked, answered, declined, votes, with a chart.\n"
+    "/unanswered [days]: what the articles did not answer, as a CSV file.\n"
+    "/gaps [days]: those questions grouped into topics; ✍️ under one to answer it with a note.\n"
+    "/note add question | answer: a moderator note, quoted with your name wherever it answers; "
+    "/note list, /note remove id."
 )
-MAINTAINER_HELP = "<b>Maintainers</b>\n/reindex [rebuild]: re-read the knowledge folder and swap the new index in."
+MAINTAINER_HELP = (
+    "<b>Maintainers</b>\n/reindex [rebuild]: re-read the knowledge folder and swap the new index in.\n"
+    "/knowledge add &lt;url&gt;: fetch an article and answer from it. /knowledge list: the documents and "
+    "their ids. /knowledge remove &lt;id&gt;: take one out."
+)
 
 NOT_ENABLED = "I'm not enabled in this group yet. A group admin can turn me on with /enable."
 DISABLED = "I'm not enabled in this group. A group admin can turn me on again with /enable."
 ASK_HINT = "Write your question after /ask, like this: /ask When did Progress MS-10 launch?"
 MENTION_HINT = "Mention me with your question, or use /ask."
 NOT_ADMIN = "Only this group's admins can use this command."
-NOT_MAINTAINER = "Only the bot's maintainers (listed by Telegram user id in the bot's configuration) can use /reindex."
+NOT_MAINTAINER = (
+    "Only the bot's maintainers (listed by Telegram user id in the bot's configuration) can use /{command}."
+)
+KNOWLEDGE_USAGE = "Use /knowledge add <url>, /knowledge list, or /knowledge remove <id>."
 GROUP_ONLY = "This command works in groups. In a private chat I always answer."
 GONE = "I can't find that answer any more, sorry."
+NOTE_PROMPT = "✍️ Gap #{ids}: {questions}"
+NOTE_PROMPT_HELP = "Reply to this message with the answer. It becomes a moderator note, quoted with your name."
+_NOTE_PROMPT = re.compile(r"^✍️ Gap #(\d+(?:,\d+){0,2}):")
+NOTE_USAGE = "Use /note add question | answer, /note list, or /note remove id."
+NOTIFIED = "There is now an answer to your question:"
+GAP_BUTTONS = 5
 APOLOGY = "Sorry — something went wrong on my side. It has been logged; please try again in a moment."
 BUSY = "A reindex is already running; try again when it finishes."
 NO_ANSWER_TITLE = "No answer in the articles"
@@ -197,11 +228,16 @@ class TelegramBot:
             "disable": self.disable,
             "stats": self.stats,
             "unanswered": self.unanswered,
+            "gaps": self.gaps,
+            "note": self.note,
+            "forget": self.forget,
             "reindex": self.reindex,
+            "knowledge": self.knowledge,
         }
         for name, callback in commands.items():
             application.add_handler(CommandHandler(name, callback, filters=new))
         application.add_handler(CallbackQueryHandler(self.vote, pattern=r"^vote:\d+:(up|down)$"))
+        application.add_handler(CallbackQueryHandler(self.answer_gap, pattern=r"^gap:\d+(,\d+){0,2}$"))
         application.add_handler(CallbackQueryHandler(self.unknown_button))  # from an older version of the bot
         application.add_handler(InlineQueryHandler(self.inline))
         text = new & filters.TEXT & ~filters.COMMAND
@@ -277,10 +313,14 @@ class TelegramBot:
     # ------------------------------------------------------------------ asking
 
     async def private_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if await self._note_reply(update.effective_message, context):
+            return
         await self._ask(update.effective_message, question_in(update.effective_message), context)
 
     async def group_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
+        if await self._note_reply(message, context):
+            return
         question = addressed(message, context.bot.id, context.bot.username)
         if question is None or not await self.enabled(message):
             return  # not for the bot, or not enabled here: stay silent rather than nag
@@ -306,16 +346,17 @@ class TelegramBot:
         if refusal is not None:
             await self.notify(message, refusal)
             return
-        place = self.outbox.hold(message.chat_id)  # from now on, no notice takes this answer's place
-        try:
-            await self.typing(message)
-            asked = await self.asking.answer(question, where, conversation=await self.conversation_of(message))
-            sent = await self._send(message, asked, context.bot.username, place)
-        finally:
-            place.release()
-        await self.asking.delivered(
-            asked, conversation=_message_key(message), message_ids=[_message_key(piece) for piece in sent]
-        )
+        async with self.services.question():  # a graceful stop waits for it to be sent
+            place = self.outbox.hold(message.chat_id)  # from now on, no notice takes this answer's place
+            try:
+                await self.typing(message)
+                asked = await self.asking.answer(question, where, conversation=await self.conversation_of(message))
+                sent = await self._send(message, asked, context.bot.username, place)
+            finally:
+                place.release()
+            await self.asking.delivered(
+                asked, conversation=_message_key(message), message_ids=[_message_key(piece) for piece in sent]
+            )
 
     async def conversation_of(self, message: Message) -> str | None:
         """A reply to one of the bot's answers continues that answer's conversation."""
@@ -369,13 +410,17 @@ class TelegramBot:
             await self.reply(message, piece)
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        manifest = self.services.engine.index.manifest
-        documents = list(manifest["documents"].values())
+        index = self.services.engine.index
+        documents = list(index.manifest["documents"].items())
         lines = [f"<b>{len(documents)} article(s)</b> I answer from:"]
-        lines += [f"• {escape(cut(meta['title'], 200))} ({meta['chunks']} passages)" for meta in documents[:20]]
+        for doc_id, meta in documents[:20]:
+            document = index.documents.get(doc_id)
+            details = f"\n  {escape(cut(provenance(document), 300))}" if document is not None else ""
+            lines.append(f"• {escape(cut(meta['title'], 200))} ({meta['chunks']} passages){details}")
         if len(documents) > 20:
             lines.append(f"…and {len(documents) - 20} more")
-        await self.reply(update.effective_message, "\n".join(lines))
+        for piece in pack(lines, separator="\n"):
+            await self.reply(update.effective_message, piece)
 
     # ------------------------------------------------------------------ buttons and inline mode
 
@@ -432,10 +477,14 @@ class TelegramBot:
             return False
         if user.id in self.settings.maintainers:
             return True
-        key, now = (message.chat.id, user.id), self.clock()
+        return await self._is_admin_user(message, user.id, context)
+
+    async def _is_admin_user(self, message: Message, user_id: int, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        """``getChatMember`` says this user administers the message's group (a "yes" remembered briefly)."""
+        key, now = (message.chat.id, user_id), self.clock()
         if self._admins.get(key, -math.inf) > now:
             return True
-        member = await context.bot.get_chat_member(message.chat.id, user.id)
+        member = await context.bot.get_chat_member(message.chat.id, user_id)
         if member.status not in ADMIN_STATUSES:
             self._admins.pop(key, None)
             return False  # not remembered: a member made admin a moment ago is let in at once
@@ -494,22 +543,202 @@ class TelegramBot:
         return None if scope is False else (days, scope)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The chart, with the figures as its caption (one message of the group's budget)."""
         message = update.effective_message
         request = await self._report_request(message, context, 7)
         if request is None:
             return
         days, scope = request
-        stats = await asyncio.to_thread(self.storage.stats, PLATFORM, scope, since(days))
-        top = "\n".join(f"{n}× {escape(cut(question, 150))}" for question, n in stats.top) or "—"
+        report = await asyncio.to_thread(stats_report, self.storage, PLATFORM, scope, days)
         where = "this group" if scope else "private chats"
         held_back = held_back_text(self.asking.held_back_in(PLATFORM, scope))
-        dropped = f"Dropped quietly since the bot started (one notice each window): {held_back}\n" if held_back else ""
-        await self.reply(
-            message,
-            f"<b>Last {days} day(s) in {where}</b>\n"
-            f"Asked {stats.asked} · answered {stats.answered} · declined {stats.declined}\n"
-            f"Feedback: 👍 {stats.up} · 👎 {stats.down}\n{dropped}\n<b>Top questions</b>\n{top}",
+        caption = stats_caption(report.stats, f"Last {days} day(s) in {where}", held_back)
+        photo = InputFile(io.BytesIO(report.chart), filename="stats.png")
+        await self.outbox.post(message.chat_id, [partial(message.reply_photo, photo, caption=caption)], priority=REPLY)
+
+    async def gaps(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The topics members asked that the articles miss; ✍️ buttons where notes may be written."""
+        message = update.effective_message
+        request = await self._report_request(message, context, 7)
+        if request is None:
+            return
+        days, scope = request
+        report: GapReport = await asyncio.to_thread(
+            find_gaps, self.storage, self.services.engine, PLATFORM, scope, days
         )
+        refusal = self._note_refusal(message)
+        pieces = gaps_messages(report, refusal)
+        buttons = [
+            InlineKeyboardButton(f"✍️ {number}", callback_data="gap:" + ",".join(map(str, topic.question_ids)))
+            for number, topic in enumerate(report.topics[:GAP_BUTTONS], start=1)
+        ]
+        markup = InlineKeyboardMarkup([buttons]) if buttons and not refusal else None
+        last = len(pieces)
+        sends = [
+            partial(message.reply_text, piece, reply_markup=markup if number == last else None)
+            for number, piece in enumerate(pieces, start=1)
+        ]
+        await self.outbox.post(message.chat_id, sends, priority=REPLY)
+
+    # ------------------------------------------------------------------ notes
+
+    def _note_refusal(self, message: Message) -> str:
+        """Why notes may not be written from this chat ("" when they may): maintainers always may,
+        group admins in the groups listed in ``notes.communities`` (the caller checked admin)."""
+        user = message.from_user
+        if user is not None and user.id in self.settings.maintainers:
+            return ""
+        community = str(message.chat.id) if message.chat.type in GROUPS else None
+        return self.services.notes.refusal(PLATFORM, community)
+
+    async def _may_write_notes(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        """Admins of a listed group, or maintainers; anyone else has been told why not."""
+        user = message.from_user
+        if user is not None and user.id in self.settings.maintainers:
+            return True
+        if not await self._admin_in_group(message, context):
+            return False
+        refusal = self._note_refusal(message)
+        if refusal:
+            await self.reply(message, plain(refusal))
+        return not refusal
+
+    async def note(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/note add question | answer``, ``/note list``, ``/note remove id``."""
+        message = update.effective_message
+        action, _, rest = question_in(message, command=True).strip().partition(" ")
+        action = action.lower()
+        if action not in {"add", "list", "remove"}:
+            await self.reply(message, plain(NOTE_USAGE))
+            return
+        if not await self._may_write_notes(message, context):
+            return
+        notes = self.services.notes
+        try:
+            if action == "list":
+                listed = await asyncio.to_thread(notes.list)
+                lines = [
+                    f"<b>{escape(n.id)}</b> {escape(n.attribution)}: {escape(cut(' / '.join(n.questions), 200))}"
+                    for n in listed
+                ]
+                for piece in pack(lines, separator="\n") or [plain("No notes yet.")]:
+                    await self.reply(message, piece)
+            elif action == "remove":
+                removed = await asyncio.to_thread(notes.remove, rest)
+                await self.reply(message, plain(f"Removed note {removed.id}: it no longer answers."))
+            else:
+                questions, answer = parse_note([rest])
+                await self._add_note(message, questions, answer)
+        except NoteProblem as problem:
+            await self.reply(message, plain(str(problem)))
+
+    async def _add_note(self, message: Message, questions: list[str], answer: str) -> None:
+        user = message.from_user
+        author = user.full_name if user is not None else message.chat.title or "a moderator"
+        await message.reply_chat_action(ChatAction.TYPING)
+        added = await asyncio.to_thread(self.services.notes.add, questions, answer, author)
+        logger.info("moderator note %s added in telegram chat %s", added.note.id, message.chat_id)
+        told = await self._tell_askers(message, added.note)
+        extra = f"\nTold {told} member(s) in their reply chains." if told else ""
+        await self.reply(message, note_text(added.note, added.check_text() + extra))
+
+    async def answer_gap(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """✍️ under a /gaps topic: ask the admin (only) to reply with the answer."""
+        query = update.callback_query
+        message = query.message
+        if message is None or not isinstance(message, Message):
+            await query.answer(GONE)
+            return
+        user = query.from_user
+        maintainer = user.id in self.settings.maintainers
+        if not maintainer and (
+            message.chat.type not in GROUPS or not await self._is_admin_user(message, user.id, context)
+        ):
+            await query.answer(NOT_ADMIN)
+            return
+        refusal = "" if maintainer else self.services.notes.refusal(PLATFORM, str(message.chat.id))
+        if refusal:
+            await query.answer(cut(refusal, 200), show_alert=True)
+            return
+        ids = query.data.split(":")[1]
+        questions = await asyncio.to_thread(self.services.notes.questions_of, [int(n) for n in ids.split(",")])
+        if not questions:
+            await query.answer(GONE)
+            return
+        await query.answer()
+        listed = " / ".join(f"“{cut(question, 200)}”" for question in questions)
+        prompt = NOTE_PROMPT.format(ids=ids, questions=listed) + "\n" + NOTE_PROMPT_HELP
+        command = message.reply_to_message  # the admin's /gaps: "selective" asks only its sender to reply
+        target = command if command is not None and command.from_user is not None else message
+        await self.outbox.post(
+            message.chat_id,
+            [
+                partial(
+                    target.reply_text,
+                    plain(prompt),
+                    reply_markup=ForceReply(selective=target is command, input_field_placeholder="The answer"),
+                )
+            ],
+            priority=REPLY,
+        )
+
+    async def _note_reply(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        """A reply to a ✍️ prompt, by someone who may write notes: the answer becomes a note. True
+        when the message was such a reply (handled: a note, or a refusal); False for anything else."""
+        replied = message.reply_to_message
+        if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+            return False
+        found = _NOTE_PROMPT.match(replied.text or "")
+        if found is None:
+            return False
+        if not await self._may_write_notes(message, context):
+            return True
+        ids = [int(n) for n in found[1].split(",")]
+        questions = await asyncio.to_thread(self.services.notes.questions_of, ids)
+        if not questions:
+            await self.reply(message, plain(GONE))
+            return True
+        try:
+            await self._add_note(message, questions, question_in(message))
+        except NoteProblem as problem:
+            await self.reply(message, plain(str(problem)))
+        return True
+
+    async def _tell_askers(self, message: Message, note: Note) -> int:
+        """With ``notes.notify_days``: reply to each recent declined question's answer in this chat
+        that ``note`` now answers. How many were told."""
+        community = str(message.chat.id) if message.chat.type in GROUPS else None
+        if community is None:
+            return 0
+        followups = await asyncio.to_thread(self.services.notes.followups, PLATFORM, community, note)
+        bot = message.get_bot()
+        told = 0
+        for waiting, answer in followups:
+            chat_id = int(waiting.chat_id or community)
+            _, _, answer_id = (waiting.answer_message or "").partition(":")
+            reply = ReplyParameters(int(answer_id), allow_sending_without_reply=True) if answer_id.isdigit() else None
+            thread = int(waiting.thread_id) if waiting.thread_id and waiting.thread_id.isdigit() else None
+            text = f"<i>{escape(NOTIFIED)}</i>\n" + answer_messages(answer, MESSAGE_LIMIT - 100)[0]
+            try:
+                await self.outbox.post(
+                    chat_id,
+                    [partial(bot.send_message, chat_id, text, reply_parameters=reply, message_thread_id=thread)],
+                    priority=NOTICE,
+                )
+                told += 1
+            except TelegramError as error:
+                logger.info("could not tell a member that question %d has an answer (%s)", waiting.id, error)
+        return told
+
+    async def forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Every member: delete the questions they asked and the votes they gave, on Telegram."""
+        message = update.effective_message
+        user = message.from_user
+        if user is None:
+            return
+        forgotten = await asyncio.to_thread(self.storage.forget_member, PLATFORM, str(user.id))
+        logger.info("a member's questions (%d) and votes (%d) were forgotten", forgotten.questions, forgotten.votes)
+        await self.reply(message, plain(forgotten_text(forgotten, self.services.settings.state.retention_days)))
 
     async def unanswered(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -534,7 +763,7 @@ class TelegramBot:
         message = update.effective_message
         user = message.from_user
         if user is None or user.id not in self.settings.maintainers:
-            await self.reply(message, plain(NOT_MAINTAINER))
+            await self.reply(message, plain(NOT_MAINTAINER.format(command="reindex")))
             return
         rebuild = bool(context.args) and context.args[0].lower() in {"rebuild", "full", "true"}
         logger.info("telegram reindex requested (rebuild=%s) by user %s", rebuild, user.id)
@@ -554,6 +783,30 @@ class TelegramBot:
         skipped = f"\nSkipped: {len(report.errors)}" if report.errors else ""
         warning = f"\nWarning: {report.warning()}." if report.warning() else ""
         await self.reply(message, plain(f"Reindexed: {report.summary()}{warning}") + skipped)
+
+    async def knowledge(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/knowledge add <url>``, ``list``, ``remove <id>``: maintainers only, checked on every call;
+        the work runs off the event loop (``bot.service.library``)."""
+        message = update.effective_message
+        user = message.from_user
+        if user is None or user.id not in self.settings.maintainers:
+            await self.reply(message, plain(NOT_MAINTAINER.format(command="knowledge")))
+            return
+        action, *rest = context.args or [""]
+        argument = " ".join(rest)
+        engine = self.services.engine
+        if action == "add" and argument:
+            await message.reply_chat_action(ChatAction.TYPING)
+            await self.reply(message, plain(await library.add_link(engine, argument)))
+        elif action == "list" and not argument:
+            lines = await library.document_lines(engine)
+            blocks = [escape(line) for line in lines]
+            for piece in pack(["<b>Knowledge base</b> (id — title)", *blocks], separator="\n"):
+                await self.reply(message, piece)
+        elif action == "remove" and argument:
+            await self.reply(message, plain(await library.remove(engine, argument)))
+        else:
+            await self.reply(message, plain(KNOWLEDGE_USAGE))
 
     async def _days(self, message: Message, args: list[str] | None, default: int) -> int:
         """The optional [days] argument, or 0 after telling the member what is wrong with it."""

@@ -18,12 +18,15 @@ from collections.abc import Iterable, Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.engine import DETAILS, DETAILS_LABEL, Answer, Source
-from bot.service.storage import StoredSource
-from bot.service.text import cut, split, visible
+from bot.service.gaps import GapReport, Topic, closest_heading
+from bot.service.notes import Note
+from bot.service.storage import Stats, StoredSource
+from bot.service.text import cut, source_details, source_label, source_title, split, visible
 
 logger = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024  # a photo's caption
 CALLBACK_DATA_LIMIT = 64
 INLINE_TITLE_LIMIT = 100
 SOURCES_PREFIX = "src_"
@@ -61,12 +64,12 @@ def pack(blocks: Iterable[str], limit: int = MESSAGE_LIMIT, separator: str = "\n
 
 
 def _details(source: Source) -> str:
-    return " · ".join(escape(cut(part, 200)) for part in (source.publisher, source.published) if part)
+    return " · ".join(escape(cut(part, 200)) for part in source_details(source))
 
 
 def _source_line(source: Source, prefix: str) -> str:
     """One source, within a few hundred characters whatever its metadata (so lines always pack)."""
-    title = escape(cut(source.title, 300))
+    title = escape(cut(source_title(source), 300))
     if source.url and len(source.url) < 300 and source.url.startswith(("https://", "http://")):
         title = f'<a href="{html.escape(visible(source.url), quote=True)}">{title}</a>'
     details = _details(source)
@@ -136,3 +139,59 @@ def sources_messages(question: str, sources: Sequence[StoredSource], *, answered
 def plain(text: str) -> str:
     """A short message of the bot's own (refusals, confirmations), escaped."""
     return escape(cut(text, MESSAGE_LIMIT // 2))
+
+
+def stats_caption(stats: Stats, heading: str, held_back: str = "") -> str:
+    """``/stats``'s figures, as the chart's caption: the top questions as many as fit in 1,024."""
+    dropped = (
+        f"Dropped quietly since the bot started (one notice each window): {escape(held_back)}\n" if held_back else ""
+    )
+    head = (
+        f"<b>{escape(heading)}</b>\n"
+        f"Asked {stats.asked} · answered {stats.answered} · declined {stats.declined}\n"
+        f"Feedback: 👍 {stats.up} · 👎 {stats.down}\n{dropped}\n<b>Top questions</b>"
+    )
+    lines = [f"{n}× {escape(cut(question, 150))}" for question, n in stats.top] or ["—"]
+    while lines and len(head) + sum(len(line) + 1 for line in lines) > CAPTION_LIMIT:
+        lines.pop()
+    return "\n".join([head, *lines])
+
+
+def gaps_messages(report: GapReport, notes_hint: str = "") -> list[str]:
+    """``/gaps``: the topics, most people first, each with its examples and closest passage."""
+    title = f"<b>What the articles miss: last {report.days:g} day(s)</b>"
+    if not report.topics:
+        return [f"{title}\nNothing declined or voted down in this period."]
+    grouping = "" if report.grouped else " Too few to group into topics: each question on its own."
+    blocks = [
+        f"{title}\n{report.questions} question(s) from {report.people} people were declined or voted down. "
+        f"Most people first; the trend is against the {report.days:g} days before.{grouping}"
+    ]
+    blocks += [_topic_block(number, topic) for number, topic in enumerate(report.topics, start=1)]
+    if report.more:
+        blocks.append(f"…and {report.more} more.")
+    hint = notes_hint or "✍️ n: reply with the answer once, as a moderator note quoted with your name."
+    blocks.append(f"<i>{escape(hint)}</i>")
+    return pack(blocks)
+
+
+def _topic_block(number: int, topic: Topic) -> str:
+    examples = "\n".join(f"• {escape(cut(question, 200))}" for question in topic.examples)
+    head = f"<b>{number}.</b> {topic.people} people ({escape(topic.trend)}) · {topic.questions} question(s)"
+    heading = closest_heading(topic)
+    if topic.closest is None:
+        return f"{head}\n{examples}\n<i>{escape(heading)}</i>"
+    where = escape(cut(f"{heading} {source_label(topic.closest)}:", 300))
+    return f"{head}\n{examples}\n<i>{where}</i> “{escape(cut(topic.closest.quote, 300))}”"
+
+
+def note_text(note: Note, text: str = "") -> str:
+    """A moderator note as the bot will quote it, and what it now answers."""
+    questions = "\n".join(f"• {escape(cut(q, 300))}" for q in note.questions)
+    return pack(
+        [
+            f"<b>Moderator note {escape(note.id)}</b> ({escape(note.attribution)})\n“{escape(cut(note.answer, 2000))}”",
+            f"<b>Answers</b>\n{questions}",
+            escape(text),
+        ]
+    )[0]

@@ -99,16 +99,20 @@ async def test_the_bot_loads_every_cog_and_pings_no_one(settings, tmp_path):
     client = LaunchBot(Services(settings, None, storage))
     await client.setup_hook()  # no dev guild and no --sync-global: nothing is sent to Discord
     try:
-        assert set(client.cogs) == {"Ask", "Feedback", "Moderation", "Maintenance"}
+        assert set(client.cogs) == {"Ask", "Feedback", "Moderation", "Maintenance", "Knowledge", "Privacy"}
         assert {c.name for c in client.tree.get_commands()} == {
             "ask",
             "channel",
             "stats",
             "unanswered",
+            "gaps",
+            "note",
+            "forget",
             "reindex",
             "sources",
             "status",
             "sync",
+            "knowledge",
         }
         assert client.allowed_mentions.to_dict() == discord.AllowedMentions.none().to_dict()
         assert client.intents.message_content and client.intents.guild_messages and client.intents.guilds

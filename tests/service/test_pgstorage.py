@@ -16,7 +16,7 @@ from bot.core.answering.conversation import Turn
 from bot.service.conversations import StoredConversations
 from bot.service.pgstorage import POSTGRES_MIGRATIONS, PostgresStorage, StateNotEmpty, copy_sqlite
 from bot.service.schema import statements
-from bot.service.storage import DOWN, UP, Origin, SQLiteStorage, StoredSource
+from bot.service.storage import DOWN, EVERY, UP, Origin, SQLiteStorage, StoredSource
 from tests.service.test_storage import GUILD, OTHER_GUILD, V1_DATABASE
 
 TABLES = {
@@ -58,7 +58,21 @@ def _scenario(storage) -> list:
     seen += [storage.chats("telegram"), storage.chats("discord")]
     with pytest.raises(ValueError, match="mode"):
         storage.set_chat("telegram", "-100", "-100", mode="shout")
-    return seen + _conversation_scenario(storage)
+    return seen + _privacy_scenario(storage) + _conversation_scenario(storage)
+
+
+def _privacy_scenario(storage) -> list:
+    """Reports over every platform, activity for charts, waiting questions, forgetting, expiry."""
+    old = storage.record_question(Origin("telegram", "1", "1", "200"), question="Old?", answered=False, created=5.0)
+    storage.mark_delivered(old, "1:77")
+    storage.vote(1, "200", DOWN)
+    seen: list = [storage.stats(EVERY, EVERY, 0), storage.stats("telegram", EVERY, 0)]
+    seen += [[replace(a, created=min(a.created, 100.0)) for a in storage.activity(EVERY, EVERY, 0)]]
+    seen += [len(storage.activity("telegram", "1", 6.0))]
+    seen += [[replace(w, created=0.0) for w in storage.waiting("telegram", "1", 0)]]
+    seen += [storage.forget_member("telegram", "200"), storage.votes(1), storage.forget_member("telegram", "200")]
+    seen += [storage.expire_questions(6.0), storage.stats(EVERY, EVERY, 0)]
+    return seen
 
 
 def _conversation_scenario(storage) -> list:
@@ -106,7 +120,7 @@ def test_both_databases_have_the_same_tables_columns_and_indexes(tmp_path: Path,
         pg_indexes = pg_storage._read(
             "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND right(indexname, 5) <> '_pkey'"
         )
-        assert sorted(sqlite_indexes) == sorted(pg_indexes) and len(pg_indexes) == 3
+        assert sorted(sqlite_indexes) == sorted(pg_indexes) and len(pg_indexes) == 6
     finally:
         sqlite_storage.close()
         pg_storage.close()
@@ -154,7 +168,7 @@ def test_a_version_2_postgres_database_gains_conversations_and_keeps_every_row(d
         before = {table: conn.execute(_ordered(table)).fetchall() for table in TABLES if "conversation" not in table}
     storage = PostgresStorage(database_url)
     try:
-        assert storage.schema_version() == 3
+        assert storage.schema_version() == len(POSTGRES_MIGRATIONS)
         for table, rows in before.items():
             assert storage._read(_ordered(table)) == rows, table
         assert storage.conversation_count() == 0
@@ -212,3 +226,37 @@ def test_migrate_state_says_what_is_missing(tmp_path: Path, capsys, monkeypatch)
     shutil.copy(V1_DATABASE, tmp_path / "db.sqlite3")
     assert main(["migrate-state", "--from", str(tmp_path / "db.sqlite3")]) == 2
     assert "LAUNCHBOT_DATABASE_URL" in capsys.readouterr().err
+
+
+def test_migrate_state_with_nothing_to_migrate_says_so_and_exits_0(
+    tmp_path: Path, database_url: str, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("LAUNCHBOT_DATABASE_URL", database_url)
+    assert main(["migrate-state", "--home", str(tmp_path)]) == 0  # a fresh install: no SQLite file
+    out = capsys.readouterr().out
+    assert "nothing to migrate" in out and str(tmp_path / "data" / "launchbot.sqlite3") in out
+    storage = PostgresStorage(database_url)  # and the state database is ready for state_backend: postgres
+    try:
+        assert storage.schema_version() == len(POSTGRES_MIGRATIONS)
+    finally:
+        storage.close()
+
+
+def test_connections_a_restart_ended_fail_nothing(database_url: str) -> None:
+    """What a PostgreSQL restart leaves: every open connection ended by the server. The pool's check
+    finds them before use, so the next calls work and nothing is written twice."""
+    storage = PostgresStorage(database_url)
+    try:
+        origin = Origin("telegram", None, "5", "5")
+        first = storage.record_question(origin, question="Before?", answered=True)
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()[0]
+        assert ended >= 1
+        assert storage.record_question(origin, question="After?", answered=True) == first + 1
+        storage.mark_delivered(first + 1)
+        assert [question for question, _ in storage.stats("telegram", None, 0).top] == ["After?", "Before?"]
+    finally:
+        storage.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.service.storage import DOWN, SQLITE_MIGRATIONS, UP, ChatConfig, Origin, SQLiteStorage
+from bot.service.storage import DOWN, EVERY, SQLITE_MIGRATIONS, UP, ChatConfig, Forgotten, Origin, SQLiteStorage
 from tests.helpers import REPO
 
 V1_DATABASE = REPO / "tests" / "data" / "launchbot-v1.sqlite3"
@@ -43,7 +43,7 @@ def test_a_version_1_database_keeps_every_row_as_discord_rows(old_database):
     assert len(questions) == 4 and len(feedback) == 4 and len(channels) == 3
 
     storage = SQLiteStorage(old_database)
-    assert storage.schema_version() == len(SQLITE_MIGRATIONS) == 3
+    assert storage.schema_version() == len(SQLITE_MIGRATIONS) == 4
     storage.close()
 
     migrated = rows(
@@ -92,18 +92,22 @@ def test_a_version_2_database_gains_conversations_and_keeps_every_row(old_databa
     )
     db.commit()
     db.close()
-    tables = {
-        table: rows(old_database, f"SELECT * FROM {table} ORDER BY 1, 2")
+    columns = {
+        table: ", ".join(row[1] for row in rows(old_database, f"PRAGMA table_info({table})"))
         for table in ("questions", "feedback", "chats")
+    }
+    tables = {
+        table: rows(old_database, f"SELECT {names} FROM {table} ORDER BY 1, 2") for table, names in columns.items()
     }
     assert len(tables["questions"]) == 5
 
     storage = SQLiteStorage(old_database)
-    assert storage.schema_version() == 3
+    assert storage.schema_version() == len(SQLITE_MIGRATIONS)
     assert storage.conversation_count() == 0 and storage.conversation("telegram", "-100:1") is None
     storage.close()
     for table, before in tables.items():
-        assert rows(old_database, f"SELECT * FROM {table} ORDER BY 1, 2") == before, table
+        assert rows(old_database, f"SELECT {columns[table]} FROM {table} ORDER BY 1, 2") == before, table
+    assert rows(old_database, "SELECT DISTINCT answer_message FROM questions") == [(None,)]
 
 
 def test_platforms_and_communities_are_reported_apart_and_undelivered_answers_do_not_count(tmp_path):
@@ -132,4 +136,37 @@ def test_platforms_and_communities_are_reported_apart_and_undelivered_answers_do
     assert storage.chats("discord") == {}
     with pytest.raises(ValueError, match="mode"):
         storage.set_chat("telegram", "-100", "-100", mode="shout")
+    storage.close()
+
+
+def test_forgetting_a_member_and_expiry_remove_questions_and_votes_and_nothing_else(tmp_path):
+    storage = SQLiteStorage(tmp_path / "db.sqlite3")
+    member, other = Origin("telegram", "-1", "-1", "42"), Origin("telegram", "-1", "-1", "43")
+    mine = storage.record_question(member, question="Mine?", answered=True, created=1_000.0)
+    theirs = storage.record_question(other, question="Theirs?", answered=True, created=2_000.0)
+    same_id_elsewhere = storage.record_question(Origin("discord", "9", "9", "42"), question="Discord?", answered=False)
+    storage.vote(mine, "43", UP)  # a vote on the member's question goes with it
+    storage.vote(theirs, "42", DOWN)  # the member's vote on another's answer goes
+    storage.vote(theirs, "44", UP)
+
+    assert storage.forget_member("telegram", "42") == Forgotten(questions=1, votes=1)
+    assert storage.get_answer(mine) is None and storage.votes(theirs) == (1, 0)
+    assert storage.get_answer(same_id_elsewhere) is not None  # another platform's member 42 is someone else
+    assert storage.forget_member("telegram", "42") == Forgotten(0, 0)
+
+    assert storage.expire_questions(2_000.0) == 0  # asked at 2,000: kept until after it
+    assert storage.expire_questions(2_000.5) == 1
+    assert storage.get_answer(theirs) is None and storage.votes(theirs) == (0, 0)
+    assert storage.stats(EVERY, EVERY, since=0).asked == 1
+    storage.close()
+
+
+def test_reports_never_say_who_asked(tmp_path):
+    storage = SQLiteStorage(tmp_path / "db.sqlite3")
+    for member in ("311111111111111111", "322222222222222222"):
+        storage.record_question(Origin("discord", "1", "2", member), question="Weather?", answered=False)
+    [first, second] = storage.gaps("discord", "1", since=0)
+    assert first.asker != second.asker and len(first.asker) == 16
+    assert not any("311111111111111111" in repr(value) for value in (first, second, storage.stats("discord", "1", 0)))
+    assert "311111111111111111" not in repr(storage.waiting("discord", "1", 0))
     storage.close()

@@ -47,7 +47,7 @@ class Call:
     result: Any = None  # what the Bot API answered (e.g. the message sent, with its message_id)
 
 
-SENDS = {"sendMessage", "sendDocument"}
+SENDS = {"sendMessage", "sendDocument", "sendPhoto"}
 
 
 class BotAPI(BaseRequest):
@@ -117,7 +117,7 @@ class BotAPI(BaseRequest):
                 "can_read_all_group_messages": False,
                 "supports_inline_queries": True,
             }
-        if name in {"sendMessage", "sendDocument"}:
+        if name in SENDS:
             chat_id = int(params["chat_id"])
             message = {
                 "message_id": next(self._message_ids),
@@ -127,6 +127,10 @@ class BotAPI(BaseRequest):
             }
             if "text" in params:
                 message["text"] = params["text"]
+            if "caption" in params:
+                message["caption"] = params["caption"]
+            if name == "sendPhoto":
+                message["photo"] = [{"file_id": "p1", "file_unique_id": "u1", "width": 800, "height": 360}]
             return message
         if name == "getChatMember":
             key = (int(params["chat_id"]), int(params["user_id"]))

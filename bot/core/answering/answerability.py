@@ -64,6 +64,12 @@ FEATURES = (
     "negation_unmatched",
     "degree_missing",
     "type_missing",
+    # the reader (``reader``): its logit for the best sentence, whether it read it, the most it said
+    # of any sentence, whether it read any
+    "reader",
+    "reader_read",
+    "reader_max",
+    "reader_any",
 )
 # What a question and a sentence in different scripts share that a model can read: a Hindi question
 # and an English sentence have no term in common, so every lexical feature says "unrelated" even
@@ -80,6 +86,8 @@ CROSS_SCRIPT_FEATURES = (
     "question_length",
     "asks",
     "negation",
+    "reader_max",
+    "reader_any",
     *(f"kind_{kind}" for kind in KINDS),
 )
 CROSS_SCRIPT_GAP = 0.5  # question and best sentence this far apart in their share of Latin letters

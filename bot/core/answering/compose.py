@@ -27,7 +27,9 @@ DETAILS_LABEL = "From the article's details:"  # what front ends print before an
 @dataclass(frozen=True)
 class Source:
     """One cited passage. For a ``kind == "text"`` source ``quote`` is exactly ``text[start:end]`` of
-    the document ``doc_id``; a ``"detail"`` source quotes a front-matter field (``start == -1``)."""
+    the document ``doc_id``; a ``"detail"`` source quotes a front-matter field (``start == -1``).
+    ``document_kind`` is the document's: an article, or a moderator's note (``author`` wrote it on
+    ``published``), which front ends credit as "Moderator note by …, date"."""
 
     number: int
     doc_id: str
@@ -41,6 +43,8 @@ class Source:
     published: str | None = None
     context: str = ""
     kind: str = "text"
+    author: str | None = None
+    document_kind: str = "article"
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -103,6 +107,21 @@ def compose_answer(
     return Answer(question, True, text, sources, decision.confidence, assessment=decision.values)
 
 
+def quote_sentences(
+    question: str, index: KnowledgeIndex, sentence_ids: list[int], confidence: float, budget: int
+) -> Answer:
+    """The answer quoting these sentences, in order, as many as fit in ``budget`` (the first always,
+    cut at a word if it alone is longer): a moderator's note answering the question it was written for."""
+    chosen = [sentence_ids[0]]
+    for sentence_id in sentence_ids[1:]:
+        if _cost(index, [*chosen, sentence_id]) > budget:
+            break
+        chosen.append(sentence_id)
+    quotes = [[Quoted(n, int(index.sentence_chunk[n]), confidence) for n in run] for run in runs(index, sorted(chosen))]
+    sources = _sources(index, quotes)
+    return Answer(question, True, _text(index, quotes, sources, budget), sources, confidence)
+
+
 def decline(question: str, index: KnowledgeIndex, ranked: list[Scored], decision: Decision) -> Answer:
     """I don't know, with the most related sentence (whether or not it answers) as ``closest``."""
     nearest = max(ranked, key=lambda c: c.relevance)
@@ -116,8 +135,9 @@ def compose(index: KnowledgeIndex, ranked: list[Scored], follow_ratio: float, bu
     """The quotes to show, in order: runs of consecutive sentences (one quote each).
 
     The best sentence leads (with the sentence naming its subject when it opens with a pronoun);
-    close runners-up follow while the answer stays within budget, each passage's quotes in
-    document order. A runner-up that opens with a pronoun comes only with its antecedent."""
+    close runners-up that the reader says answer too follow while the answer stays within budget,
+    each passage's quotes in document order. A runner-up that opens with a pronoun comes only with
+    its antecedent."""
     best = ranked[0]
     by_id = {c.sentence_id: c for c in ranked}
     lead = [best.sentence_id]
@@ -126,10 +146,13 @@ def compose(index: KnowledgeIndex, ranked: list[Scored], follow_ratio: float, bu
         lead.insert(0, before)
     chosen = set(lead)
     used = _cost(index, lead)
+    # Once the reader has read the question, a runner-up is quoted only if it says that one answers
+    # too: being related is not enough, and an unread one (another script) cannot show it answers.
+    reading = any(c.reader is not None for c in ranked)
     for candidate in ranked[1:]:
         if len(chosen) >= MAX_QUOTED_SENTENCES or candidate.score < follow_ratio * best.score:
             break
-        if candidate.sentence_id in chosen:
+        if candidate.sentence_id in chosen or (reading and not candidate.answers):
             continue
         wanted = [candidate.sentence_id]
         before = antecedent(index, candidate.sentence_id)
@@ -191,6 +214,8 @@ def _sources(index: KnowledgeIndex, quotes: list[list[Quoted]]) -> list[Source]:
                 publisher=document.publisher,
                 published=document.published,
                 context=document.text[min(start, chunk.start) : max(end, chunk.end)],
+                author=document.author,
+                document_kind=document.kind,
             )
         )
     return sources

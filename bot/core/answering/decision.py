@@ -92,7 +92,21 @@ def decision_features(index: KnowledgeIndex, asked: Asked, ranked: list[Scored])
     for kind in answer_types.KINDS:
         values[f"kind_{kind}"] = 1.0 if asked.kind == kind else 0.0
     values.update(_alignment(index, asked, best, unique, own, around, chunk_terms))
+    values.update(_reading(ranked))
     return values
+
+
+def _reading(ranked: list[Scored]) -> dict[str, float]:
+    """What the reader said: of the best sentence (its clipped logit; 0 and ``reader_read`` 0 when
+    it was not read), and the most it said of any sentence it read."""
+    read = [c.values["reader"] for c in ranked if c.reader is not None]
+    best = ranked[0]
+    return {
+        "reader": best.values.get("reader", 0.0) if best.reader is not None else 0.0,
+        "reader_read": 1.0 if best.reader is not None else 0.0,
+        "reader_max": max(read, default=0.0),
+        "reader_any": 1.0 if read else 0.0,
+    }
 
 
 _NEGATION = regex.compile(r"\b(?:not|never|no|none|nothing|neither|nor|without|cannot)\b|n't\b", regex.IGNORECASE)

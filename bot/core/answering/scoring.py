@@ -56,6 +56,12 @@ class Scored:
     relevance: float
     values: dict[str, float]  # what the ranking read (ranking.RANK_FEATURES)
     score: float
+    reader: float | None = None  # the reader's logit, when it read this sentence (``reader``)
+
+    @property
+    def answers(self) -> bool:
+        """The reader read this sentence and says it answers."""
+        return self.reader is not None and self.reader >= 0.0
 
 
 def score_sentences(

@@ -1,8 +1,11 @@
 """The knowledge base: documents on disk, loaded with their metadata and verbatim text.
 
 A document is a ``.md`` or ``.txt`` file, optionally opening with YAML front matter (``title``,
-``language``, ``publisher``, ``author``, ``published``, ``url``). The text after the front matter is
-kept byte for byte, because every quote the bot shows is a slice of it.
+``language``, ``publisher``, ``author``, ``published`` or ``date``, ``url``; and, written by
+``launchbot add``, its provenance: ``added``, ``updated``, ``via`` (file, link or feed), ``feed``,
+``source`` and ``text_sha256``). The text after the front matter is kept byte for byte, because
+every quote the bot shows is a slice of it. ``kind: note`` marks a moderator's note (``notes.py``),
+which also lists the ``questions`` it answers.
 
 A file that cannot be loaded is reported with its path and reason and skipped; the rest still load.
 """
@@ -29,10 +32,15 @@ SUFFIXES = (".md", ".markdown", ".txt")
 NOT_DOCUMENTS = {
     "readme.md",
     "aliases.yaml",
-}  # files about the knowledge base, not in it (aliases: bot/core/answering/aliases.py)
-METADATA_FIELDS = ("title", "language", "publisher", "author", "published", "url")
+    "feeds.yaml",
+}  # files about the knowledge base, not in it (aliases: answering/aliases.py, feeds: ingest/feeds.py)
+ARTICLE_FIELDS = ("title", "language", "publisher", "author", "published", "date", "url", "kind")
+PROVENANCE_FIELDS = ("added", "updated", "via", "feed", "source", "text_sha256")  # written by `launchbot add`
+METADATA_FIELDS = ARTICLE_FIELDS + PROVENANCE_FIELDS
+ARTICLE, NOTE = "article", "note"  # a document's kind
+MAX_QUESTIONS = 20  # a note's ``questions``
 # What a field may show: a 10,000-character title would fill a screen in `sources` and every answer.
-MAX_FIELD_CHARS = {"url": 2000}
+MAX_FIELD_CHARS = {"url": 2000, "source": 2000}
 DEFAULT_MAX_FIELD_CHARS = 200
 _DEVANAGARI = regex.compile(r"\p{Devanagari}")
 _LETTER = regex.compile(r"\p{L}")
@@ -52,6 +60,17 @@ class Document:
     author: str | None = None
     published: str | None = None
     url: str | None = None
+    added: str | None = None  # when `launchbot add` wrote it (UTC, ISO 8601)
+    updated: str | None = None  # when it last replaced it with a changed text
+    via: str | None = None  # how it came in: file, link or feed (None: written by hand)
+    feed: str | None = None  # the feed's name, for articles from a feed
+    source: str | None = None  # what was given: the link, or the file's path
+    text_sha256: str | None = None  # SHA-256 of the text, whitespace folded: the same article once
+    kind: str = ARTICLE
+    questions: tuple[str, ...] = ()  # a note's: the questions it answers
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "questions", tuple(self.questions))  # a list when read back from an index
 
     def metadata(self) -> dict[str, str | None]:
         return {key: value for key, value in asdict(self).items() if key != "text"}
@@ -159,8 +178,11 @@ def parse_document(raw: bytes, *, doc_id: str, path: str, markdown: bool = True)
         language=meta.get("language") or guess_language(text),
         publisher=meta.get("publisher"),
         author=meta.get("author"),
-        published=meta.get("published"),
+        published=meta.get("published") or meta.get("date"),
         url=meta.get("url"),
+        **{key: meta.get(key) for key in PROVENANCE_FIELDS},
+        kind=meta.get("kind", ARTICLE),
+        questions=meta.get("questions", ()),
     )
 
 
@@ -233,11 +255,18 @@ def _closing_fence(content: str, start: int) -> int | None:
     return None
 
 
-def _clean_metadata(meta: dict) -> dict[str, str]:
-    unknown = sorted(str(key) for key in meta if key not in METADATA_FIELDS)
+def _clean_metadata(meta: dict) -> dict:
+    unknown = sorted(str(key) for key in meta if key not in (*METADATA_FIELDS, "questions"))
     if unknown:
         logger.info("ignoring unknown front matter fields: %s", ", ".join(unknown))
-    cleaned: dict[str, str] = {}
+    cleaned: dict = {}
+    if meta.get("kind") not in (None, ARTICLE, NOTE):
+        raise DocumentError(f"front matter field 'kind' must be {ARTICLE} or {NOTE}, not {meta['kind']!r}")
+    questions = meta.get("questions")
+    if questions is not None:
+        if not isinstance(questions, list) or not all(isinstance(q, str) and q.strip() for q in questions):
+            raise DocumentError("front matter field 'questions' must be a list of questions")
+        cleaned["questions"] = tuple(_cap(q.strip(), 500) for q in questions[:MAX_QUESTIONS])
     for key in METADATA_FIELDS:
         value = meta.get(key)
         if value is None:

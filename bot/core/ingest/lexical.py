@@ -81,6 +81,17 @@ def tokenize(text: str) -> list[str]:
     return terms
 
 
+def unknown_words(text: str, lexicon: Lexicon) -> str:
+    """``text`` with only its words that ``lexicon`` does not know, in order ("How old is Alexander
+    Gerst?" over the launch articles -> "How old is"; stop words are kept: they know no corpus)."""
+    kept = []
+    for word in _TOKEN.finditer(text):
+        terms = tokenize(word.group())
+        if not terms or not all(lexicon.known(term) for term in terms):
+            kept.append(word.group())
+    return " ".join(kept)
+
+
 def tokenize_many(texts: Iterable[str]) -> list[list[str]]:
     return [tokenize(text) for text in texts]
 
@@ -114,6 +125,13 @@ class Lexicon:
             df.update(set(terms))
         return cls(dict(df), len(tokenized))
 
+    def without(self, tokenized: Sequence[Sequence[str]]) -> Lexicon:
+        """The lexicon as if these chunks (each a list of its terms) had never been counted."""
+        df = Counter(self.df)
+        for terms in tokenized:
+            df.subtract(set(terms))
+        return Lexicon({term: n for term, n in df.items() if n > 0}, self.documents - len(tokenized))
+
     def idf(self, term: str) -> float:
         """BM25-style idf; a term the corpus has never seen weighs the most."""
         if term in self.extra_idf:
@@ -122,8 +140,9 @@ class Lexicon:
         return math.log(1 + (self.documents - df + 0.5) / (df + 0.5))
 
     def coverage(self, query_terms: Sequence[str], text_terms: Iterable[str]) -> float:
-        """Share of the query's idf mass that ``text_terms`` contain, in [0, 1]."""
-        unique = set(query_terms)
+        """Share of the query's idf mass that ``text_terms`` contain, in [0, 1]. Terms are summed in
+        the query's order (not a set's), so a score is the same in every process."""
+        unique = dict.fromkeys(query_terms)
         total = sum(self.idf(term) for term in unique)
         if total == 0:
             return 0.0
@@ -133,7 +152,7 @@ class Lexicon:
     def specificity(self, query_terms: Sequence[str]) -> float:
         """Mean idf of the query's terms relative to the rarest possible term, in [0, 1]: near 0 when
         every term is everywhere (so matching them says little about a sentence)."""
-        unique = set(query_terms)
+        unique = dict.fromkeys(query_terms)
         if not unique:
             return 0.0
         return sum(self.idf(term) for term in unique) / len(unique) / self.rarest

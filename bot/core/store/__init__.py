@@ -44,11 +44,18 @@ class IndexStore(Protocol):
     def watch(self, on_change: Callable[[], object], stop: threading.Event | None = None) -> object:
         """Call ``on_change`` when another process swaps a version in, where the store can tell."""
 
+    def ping(self) -> None:
+        """Raise unless where the index lives answers (``/readyz``)."""
+
+    def close(self) -> None:
+        """Let go of connections and listeners."""
+
 
 def index_store(settings: Settings) -> IndexStore:
     """The store the settings name (``index_backend``)."""
     if settings.index_backend == "postgres":
         from bot.core.store.postgres_store import PostgresIndexStore
 
-        return PostgresIndexStore(settings.database_url.get_secret_value(), lexical=settings.postgres_lexical)
+        url, workers = settings.database_url.get_secret_value(), settings.chat.answer_workers
+        return PostgresIndexStore(url, lexical=settings.postgres_lexical, connections=workers + 1)
     return FaissStore(settings.index_dir)

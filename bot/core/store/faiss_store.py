@@ -79,6 +79,12 @@ class FaissStore:
     def watch(self, on_change: Callable[[], object], stop: threading.Event | None = None) -> None:
         """Nothing to listen to: front ends poll ``Engine.reload_if_changed``."""
 
+    def ping(self) -> None:
+        """Files on this machine: nothing to reach."""
+
+    def close(self) -> None:
+        """Nothing held open."""
+
 
 class _VersionGone(Exception):
     """The version CURRENT named was removed while it was being read (newer builds overtook it)."""

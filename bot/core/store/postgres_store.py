@@ -55,7 +55,9 @@ from bot.core.store.index import (
     embed_reporting,
     version_order,
 )
+from bot.core.store.postgres_pool import connection_lost, retrying
 from bot.core.store.postgres_search import (
+    STORE,
     Connections,
     FullTextLexical,
     PgSentenceVectors,
@@ -92,11 +94,21 @@ class PostgresIndexStore:
 
     shared = True  # many processes: a stale index is reported, rebuilt only when a maintainer asks
 
-    def __init__(self, url: str, lexical: str = "bm25") -> None:
+    def __init__(self, url: str, lexical: str = "bm25", connections: int = 3) -> None:
         self.url = url
         self.lexical = lexical
-        self._connections = Connections(url)
+        self._connections = Connections(url, connections)  # answers' reads: about one per answer worker
         self._schema_ready = False
+        self._stop = threading.Event()  # ends the notification listener (``close``)
+
+    def ping(self) -> None:
+        """Raises unless the database answers within a few seconds (``/readyz``)."""
+        self._connections.ping()
+
+    def close(self) -> None:
+        """Close the pool and stop listening for new versions."""
+        self._stop.set()
+        self._connections.close()
 
     # ------------------------------------------------------------------ reading
 
@@ -111,12 +123,15 @@ class PostgresIndexStore:
 
     def current_version(self) -> Path | None:
         """The live version's name as a Path (the FAISS store's version directories are Paths too)."""
-        with self._connections.cursor() as cursor:
+
+        def live(cursor: psycopg.Cursor) -> tuple | None:
             if not self._tables_exist(cursor):
                 return None
-            row = cursor.execute(
+            return cursor.execute(
                 "SELECT v.name FROM index_live l JOIN index_versions v ON v.id = l.version_id"
             ).fetchone()
+
+        row = self._connections.read(live)
         return Path(row[0]) if row else None
 
     @staticmethod
@@ -124,7 +139,11 @@ class PostgresIndexStore:
         return cursor.execute("SELECT to_regclass('index_live') IS NOT NULL").fetchone()[0]
 
     def load(self) -> KnowledgeIndex:
-        """The live version: texts and lexical side in memory, vectors left in the server."""
+        """The live version: texts and lexical side in memory, vectors left in the server (a load
+        whose connection was lost is read again on a new one)."""
+        return retrying(STORE, self._load)
+
+    def _load(self) -> KnowledgeIndex:
         with connect(self.url, autocommit=True) as conn:
             if not self._tables_exist(conn.cursor()):
                 raise IndexMissing("no index in the database yet. Run `launchbot index` to build it.")
@@ -144,6 +163,8 @@ class PostgresIndexStore:
                 try:
                     return self._load_version(conn, version_id, name, manifest)
                 except psycopg.Error as exc:
+                    if connection_lost(exc):
+                        raise  # not the index's fault: read it again
                     raise IndexCorrupt(f"index {name} in the database cannot be read: {exc}") from exc
 
     def _load_version(self, conn: psycopg.Connection, version_id: int, name: str, manifest: dict) -> KnowledgeIndex:
@@ -297,8 +318,9 @@ class PostgresIndexStore:
 
     def watch(self, on_change: Callable[[], object], stop: threading.Event | None = None) -> threading.Thread:
         """Call ``on_change`` whenever a build swaps a version in (LISTEN/NOTIFY), from a daemon thread;
-        reconnects after a lost connection (and calls ``on_change`` then, in case it missed one)."""
-        stop = stop or threading.Event()
+        reconnects after a lost connection (and calls ``on_change`` then, in case it missed one).
+        ``stop`` (default: ``close``) ends it."""
+        stop = stop or self._stop
 
         def listen() -> None:
             delay = 1.0

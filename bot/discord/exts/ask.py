@@ -76,16 +76,17 @@ class Ask(commands.Cog):
             # A command needs its response; only the member sees it, so each one is told.
             await interaction.followup.send(_own(refusal.text), ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
-        try:
-            conversation = await self.conversation_of(interaction.channel)
-            asked = await self.asking.answer(question, where, conversation=conversation)
-            sent = await interaction.followup.send(
-                embed=answer_embed(asked.answer), view=_view(asked), allowed_mentions=NO_MENTIONS
-            )
-        except Exception as error:
-            await self._apologise_privately(interaction, error)
-            return
-        await self.asking.delivered(asked, conversation=f"interaction:{interaction.id}", message_ids=_ids(sent))
+        async with self.bot.services.question():  # a graceful stop waits for it to be sent
+            try:
+                conversation = await self.conversation_of(interaction.channel)
+                asked = await self.asking.answer(question, where, conversation=conversation)
+                sent = await interaction.followup.send(
+                    embed=answer_embed(asked.answer), view=_view(asked), allowed_mentions=NO_MENTIONS
+                )
+            except Exception as error:
+                await self._apologise_privately(interaction, error)
+                return
+            await self.asking.delivered(asked, conversation=f"interaction:{interaction.id}", message_ids=_ids(sent))
 
     async def _apologise_privately(self, interaction: discord.Interaction, error: BaseException) -> None:
         """The public "thinking…" message would turn any followup public: remove it, then apologise
@@ -125,19 +126,20 @@ class Ask(commands.Cog):
             else:
                 await _reply_quietly(message, refusal.text)
             return
-        conversation = await self.conversation_of(message.channel, message.reference)
-        async with message.channel.typing():
-            asked = await self.asking.answer(question, where, conversation=conversation)
-        embed, view = answer_embed(asked.answer), _view(asked)
-        if mode == "thread" and not isinstance(message.channel, discord.Thread):
-            name = clean_question(question, len(question) + 1).text or "Question"
-            thread = await message.create_thread(name=cut(name, THREAD_NAME_LIMIT))
-            sent = await thread.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
-            started = f"thread:{thread.id}"
-        else:
-            sent = await message.reply(embed=embed, view=view, allowed_mentions=NO_MENTIONS, mention_author=False)
-            started = f"message:{message.id}"
-        await self.asking.delivered(asked, conversation=started, message_ids=_ids(sent))
+        async with self.bot.services.question():  # a graceful stop waits for it to be sent
+            conversation = await self.conversation_of(message.channel, message.reference)
+            async with message.channel.typing():
+                asked = await self.asking.answer(question, where, conversation=conversation)
+            embed, view = answer_embed(asked.answer), _view(asked)
+            if mode == "thread" and not isinstance(message.channel, discord.Thread):
+                name = clean_question(question, len(question) + 1).text or "Question"
+                thread = await message.create_thread(name=cut(name, THREAD_NAME_LIMIT))
+                sent = await thread.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+                started = f"thread:{thread.id}"
+            else:
+                sent = await message.reply(embed=embed, view=view, allowed_mentions=NO_MENTIONS, mention_author=False)
+                started = f"message:{message.id}"
+            await self.asking.delivered(asked, conversation=started, message_ids=_ids(sent))
 
     async def conversation_of(self, channel: object, reference: discord.MessageReference | None = None) -> str | None:
         """The conversation a question continues: the thread the bot opened that it is asked in, or

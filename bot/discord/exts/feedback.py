@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 GONE = "I can't find that answer any more, sorry."
 UNKNOWN_BUTTON = "This button no longer works. Ask again for fresh buttons."
-KNOWN = re.compile(r"launchbot:(sources:\d+|vote:(up|down):\d+)")
+KNOWN = re.compile(r"launchbot:(sources:\d+|vote:(up|down):\d+|gap:\d+(,\d+){0,2})")  # gap: the moderation cog's
 VOTES = {"up": (UP, "👍"), "down": (DOWN, "👎")}
 
 

@@ -22,8 +22,9 @@ from discord.ext import commands
 from bot.core.engine import BuildReport, IndexBusy
 from bot.discord.app import NO_MENTIONS, LaunchBot, send_private
 from bot.discord.checks import maintainer_only, moderator_only
-from bot.discord.render import ANSWERED_COLOUR, DECLINED_COLOUR, FIELD_LIMIT, fit
+from bot.discord.render import ANSWERED_COLOUR, DECLINED_COLOUR, DESCRIPTION_LIMIT, FIELD_LIMIT, fit
 from bot.service.reports import latency_text
+from bot.service.text import provenance
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +99,17 @@ class Maintenance(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         manifest = self.engine.index.manifest
         documents = list(manifest["documents"].items())
-        lines = [
-            f"`{meta['chunks']:>3}` chunks — {fit(meta['title'], 150)}" for _, meta in documents[:LISTED_DOCUMENTS]
-        ]
-        if len(documents) > LISTED_DOCUMENTS:
-            lines.append(f"…and {len(documents) - LISTED_DOCUMENTS} more")
+        known = self.engine.index.documents
+        lines: list[str] = []
+        for doc_id, meta in documents[:LISTED_DOCUMENTS]:
+            line = f"`{meta['chunks']:>3}` chunks — {fit(meta['title'], 150)}"
+            if doc_id in known:  # link, published date, when added and how
+                line += f"\n      {fit(provenance(known[doc_id]), 250)}"
+            if sum(len(shown) + 1 for shown in lines) + len(line) > DESCRIPTION_LIMIT - 100:
+                break
+            lines.append(line)
+        if len(documents) > len(lines):
+            lines.append(f"…and {len(documents) - len(lines)} more")
         embed = discord.Embed(
             title=f"{len(documents)} document(s) indexed",
             description="\n".join(lines) or "No documents.",
