@@ -3,17 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# The shared evaluation files (SQuAD 2.0, the hard launch set, the public scorers) live beside a
+# checkout, not in it: eval-squad, calibrate and bench need them and say so before installing anything.
+SHARED_EVAL ?= ../shared/eval
+SQUAD_HALF := $(SHARED_EVAL)/squad2/dev-v2.0-half.json
 
-.PHONY: install chat test lint eval eval-squad calibrate train-reader bench index discord telegram serve clean
+.PHONY: install chat test lint eval eval-squad calibrate train-reader bench index discord telegram serve clean shared-eval
 
 install: $(STAMP)
 
 # torch first, pinned to the local CPU build: an unpinned torch pulls a multi-gigabyte CUDA build.
+# Each step says what it does; pip shows what it downloads (a fresh machine takes a few minutes).
 $(STAMP): pyproject.toml
+	@echo "==> [1/3] creating the virtual environment $(VENV)/"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@echo "==> [2/3] installing torch 2.13.0, CPU build (the largest download)"
+	$(BIN)/python -m pip install --disable-pip-version-check torch==2.13.0
+	@echo "==> [3/3] installing launchbot and its dependencies, the two embedding models included"
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
+	@echo "==> installed: $(BIN)/launchbot"
 
 chat: install
 	$(BIN)/launchbot chat
@@ -35,12 +44,12 @@ eval: install
 	$(BIN)/launchbot eval tests/data/dev_qa.yaml --min-hit 1 --min-abstain 1
 	$(BIN)/launchbot eval tests/data/dialogues.yaml --min-hit 0.9 --min-abstain 1
 
-eval-squad: install
-	$(BIN)/launchbot eval ../shared/eval/squad2/dev-v2.0-half.json --curve
+eval-squad: shared-eval install
+	$(BIN)/launchbot eval $(SQUAD_HALF) --curve
 
 # Re-fit the answerability model for the configured embedding model (README, "Answer quality"):
 # answers every SQuAD half-dev and launch calibration question once (~15 minutes here), then fits.
-calibrate: install
+calibrate: shared-eval install
 	$(BIN)/python -m bot.calibration
 
 # Train the reader on ../shared/data/squad/ and ship it to bot/core/answering/reader_model/ (ONNX int8
@@ -48,8 +57,11 @@ calibrate: install
 train-reader: install
 	$(BIN)/python -m bot.training
 
-bench: install
-	$(BIN)/python -m benchmarks
+bench: shared-eval install
+	SHARED_EVAL=$(SHARED_EVAL) $(BIN)/python -m benchmarks
+
+shared-eval:
+	@test -f $(SQUAD_HALF) || { echo "$(SQUAD_HALF) not found: this target needs the shared evaluation files, which live beside the repository in $(SHARED_EVAL) (squad2/, launch_hard.yaml, dialogues.yaml, score/), not in a clone; put them there or set SHARED_EVAL=DIR. Without them, make test and make eval run the repository's own sets." >&2; exit 2; }
 
 discord: install
 	$(BIN)/launchbot discord

@@ -15,6 +15,7 @@ import bisect
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +26,11 @@ from benchmarks.common import OUT, REPO
 from bot.core.embed.embedding import Embedder
 from bot.core.ingest.chunking import chunk_documents, sentence_key, split_sentences
 from bot.core.ingest.knowledge import load_documents
+from bot.evaluation import question_set_missing
 
 logger = logging.getLogger(__name__)
 
-SQUAD = REPO.parent / "shared" / "eval" / "squad2" / "dev-v2.0-half.json"
+SQUAD = Path(os.environ.get("SHARED_EVAL") or REPO.parent / "shared" / "eval") / "squad2" / "dev-v2.0-half.json"
 SQUAD_SAMPLE = REPO / "tests" / "data" / "squad2_sample.json"  # in every clone: 24 paragraphs
 NOISE = 0.25  # norm of the isotropic noise added to each blend (cosine to the blend ~0.97)
 SENTENCES_PER_PARAGRAPH = 4  # ~680 characters: one 800-character chunk per paragraph
@@ -43,6 +45,8 @@ class Squad:
 
 
 def load_squad(path: Path = SQUAD) -> Squad:
+    if not path.is_file():
+        raise question_set_missing(path)
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     paragraphs = [(article["title"].replace("_", " "), p["context"]) for article in data for p in article["paragraphs"]]
     asked = [

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,12 +23,14 @@ from benchmarks.build import build_throughput
 from benchmarks.common import BENCH_MODEL, REPO, Results, machine_info, peak_rss_mb, timed
 from benchmarks.corpora import (
     LookupEmbedder,
+    Squad,
     embed_cached,
     load_squad,
     squad_or_sample,
     squad_sentences,
     write_synthetic_corpus,
 )
+from benchmarks.default_build import default_model_build
 from benchmarks.latency import answer_latency, same_answers
 from benchmarks.models import model_costs
 from benchmarks.scale import scale
@@ -61,10 +63,12 @@ class Sizes:
     model_repeats: int  # passes over the launch questions per model
     postgres_vectors: int = 200_000  # pgvector HNSW over 1M takes ~6 min to build: --postgres-vectors 1000000
     postgres_questions: int = 1000  # answered by one, then two processes
+    default_documents: int = 300  # SQuAD documents of the default model's build rate (default_build.py)
+    long_document_bytes: int = 1_900_000  # the one long document it builds (the cap is 2 MB)
 
 
 FULL = Sizes("full", None, 20, 3, 1000, 200, 100_000, 300, 1_000_000, 1000, None, 1000, 3)
-QUICK = Sizes("quick", 300, 2, 1, 30, 10, 600, 20, 20_000, 50, 10_000, 20, 1, 5_000, 40)
+QUICK = Sizes("quick", 300, 2, 1, 30, 10, 600, 20, 20_000, 50, 10_000, 20, 1, 5_000, 40, 20, 50_000)
 
 
 @dataclass
@@ -107,11 +111,31 @@ def run(sizes: Sizes, only_postgres: bool = False) -> Results:
 
 def run_models(sizes: Sizes) -> Results:
     """Only the per-model section (``--models``): on a shared machine, the new figures alone."""
+    return _run_one(
+        sizes,
+        "models",
+        lambda results, tmp, squad: model_costs(results, tmp, squad, sizes.model_documents, sizes.model_repeats),
+    )
+
+
+def run_default_build(sizes: Sizes) -> Results:
+    """Only the default model's build section (``--default-build``)."""
+    return _run_one(
+        sizes,
+        "default build",
+        lambda results, tmp, squad: default_model_build(
+            results, tmp, squad, sizes.default_documents, sizes.long_document_bytes
+        ),
+    )
+
+
+def _run_one(sizes: Sizes, name: str, section: Callable[[Results, Path, Squad], None]) -> Results:
+    """One section alone, on its own scratch directory and SQuAD."""
     results = Results()
     started = time.perf_counter()
     results.facts.update(sizes=asdict(sizes), machine=machine_info(), failed=[], section_seconds={})
-    with tempfile.TemporaryDirectory(prefix="launchbot-bench-") as tmp, _section(results, "models"):
-        model_costs(results, Path(tmp), load_squad(), sizes.model_documents, sizes.model_repeats)
+    with tempfile.TemporaryDirectory(prefix="launchbot-bench-") as tmp, _section(results, name):
+        section(results, Path(tmp), load_squad())
     results.facts["total_seconds"] = round(time.perf_counter() - started, 1)
     return results
 
@@ -135,6 +159,10 @@ def _sections(results: Results, sizes: Sizes, shared: _Shared) -> None:
         )
     with _section(results, "models"):
         model_costs(results, shared.workdir / "models", squad, sizes.model_documents, sizes.model_repeats)
+    with _section(results, "default build"):
+        default_model_build(
+            results, shared.workdir / "default", squad, sizes.default_documents, sizes.long_document_bytes
+        )
     sentences = squad_sentences(squad)[: sizes.pool_sentences]
     questions = squad.questions[: sizes.pool_sentences]
     with _section(results, "pool"):

@@ -36,11 +36,20 @@ from bot.config import Settings, load_settings
 from bot.core.answering.answerability import CROSS_SCRIPT_FEATURES, FEATURES, Calibration, calibration_file
 from bot.core.answering.ranking import DENSE_SCALE, RANK_FEATURES, RERANK_FEATURES, Ranking
 from bot.core.engine import Engine
-from bot.evaluation import Item, evaluate, fold, load_yaml_set, squad_corpus, squad_settings
+from bot.evaluation import (
+    Item,
+    evaluate,
+    fold,
+    load_yaml_set,
+    question_set_missing,
+    shared_eval_dir,
+    squad_corpus,
+    squad_settings,
+)
 
 logger = logging.getLogger(__name__)
 
-SQUAD = Path("../shared/eval/squad2/dev-v2.0-half.json")
+SQUAD = shared_eval_dir() / "squad2" / "dev-v2.0-half.json"
 LAUNCH = Path("tests/data/launch_calibration.yaml")
 HINDI = Path("tests/data/hindi_qa.yaml")  # its "tune" items fit, its held-out ones validate
 CACHE = Path("data/calibration")
@@ -307,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="report, but do not write the calibration file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not args.cached and not args.squad.is_file():
+        print(f"python -m bot.calibration: {question_set_missing(args.squad)}", file=sys.stderr)
+        return 2
     settings = load_settings()
     from bot.core.embed.embedding import model_identity
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import types
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from dotenv import dotenv_values
@@ -33,6 +34,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -48,6 +50,35 @@ FLAGS = {"knowledge_dir": "--knowledge", "index_dir": "--index", "model": "--mod
 
 class ConfigError(ValueError):
     """A setting that cannot be used; the message is one line naming its source."""
+
+
+def _is_number(annotation: Any) -> bool:
+    """``int``, ``float``, or either one or None."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return bool(args) and all(arg in (int, float) for arg in args)
+    return annotation in (int, float)
+
+
+def refuse_yes_no(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """YAML reads ``yes``, ``no``, ``on``, ``off``, ``true`` and ``false`` as booleans, and pydantic
+    would take them as 1 and 0: ``answer_threshold: yes`` would decline every question, silently."""
+    field_info = model.model_fields.get(info.field_name or "")
+    if isinstance(value, bool) and field_info is not None and _is_number(field_info.annotation):
+        raise ValueError("must be a number, not a yes/no value (YAML reads yes, no, on, off, true, false as those)")
+    return value
+
+
+def no_file_in_the_way(path: Path) -> Path:
+    """A directory setting whose path, or a folder above it, is a file (``index_dir: /dev/null``) can
+    never work, and no later message would say why: refuse it here."""
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                where = "it" if part == path else str(part)
+                raise ValueError(f"must be a directory, but {where} is not one")
+            break
+    return path
 
 
 class ChatSettings(BaseModel):
@@ -66,11 +97,15 @@ class ChatSettings(BaseModel):
     reload_check_seconds: float = Field(5.0, gt=0, le=86_400)
     answer_workers: int = Field(2, ge=1, le=64)
 
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
+
 
 class StateSettings(BaseModel):
     """What the state database keeps, and for how long (on SQLite and PostgreSQL alike)."""
 
     retention_days: int = Field(180, ge=1, le=36_500)  # questions (and their votes) older are deleted
+
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
 
 
 class NotesSettings(BaseModel):
@@ -100,6 +135,8 @@ class NotesSettings(BaseModel):
             raise ValueError(f"each must be discord:<server id> or telegram:<group id>, not {', '.join(bad)}")
         return value
 
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
+
 
 # Keys that were under ``discord:`` before they were shared, and their name under ``chat:``.
 _MOVED_TO_CHAT = {
@@ -120,6 +157,8 @@ class DiscordSettings(BaseModel):
     maintainer_role: str | None = None
     shard_count: int | None = Field(None, ge=1)  # None: one process runs every shard Discord suggests
     shard_ids: list[int] | None = None  # the shards this process runs (needs shard_count)
+
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
 
     @model_validator(mode="after")
     def _shards_fit(self) -> DiscordSettings:
@@ -150,6 +189,8 @@ class TelegramSettings(BaseModel):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(8443, ge=1, le=65535)
 
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
+
 
 class OpsSettings(BaseModel):
     """Running as a service: the health and metrics port, and how long a stop may take."""
@@ -159,6 +200,8 @@ class OpsSettings(BaseModel):
     port: int | None = Field(None, ge=0, le=65535)  # None: no HTTP port; 0: any free port (tests)
     host: str = "127.0.0.1"
     drain_seconds: float = Field(20.0, ge=0, le=3600)
+
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
 
 
 class FetchSettings(BaseModel):
@@ -175,6 +218,8 @@ class FetchSettings(BaseModel):
     # Off: a link in chat cannot reach the machines beside the bot (a database, a router, a cloud's metadata).
     allow_private_addresses: bool = False
 
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
+
 
 class FeedSettings(BaseModel):
     """News feeds listed in ``knowledge/feeds.yaml`` (bot/core/ingest/feeds.py)."""
@@ -182,6 +227,8 @@ class FeedSettings(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False)
 
     refresh_minutes: float = Field(0.0, ge=0, le=10_080)  # `serve` polls them this often; 0: never (off)
+
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
 
 
 class Settings(BaseSettings):
@@ -234,6 +281,9 @@ class Settings(BaseSettings):
     ops: OpsSettings = OpsSettings()
     fetch: FetchSettings = FetchSettings()
     feeds: FeedSettings = FeedSettings()
+
+    _numbers = field_validator("*", mode="before")(classmethod(refuse_yes_no))
+    _directories = field_validator("knowledge_dir", "index_dir")(no_file_in_the_way)
 
     @model_validator(mode="after")
     def _database_for_postgres(self) -> Settings:
@@ -379,6 +429,14 @@ _SECRET_KEYS = {
     "database_url",
     "redis_url",
 }
+# Where each secret comes from instead of the YAML file, for the hint at a key that looks like one.
+_SECRET_VARIABLES = {
+    "discord_token": "DISCORD_TOKEN",
+    "telegram_token": "TELEGRAM_TOKEN",
+    "telegram_webhook_secret": "TELEGRAM_WEBHOOK_SECRET",
+    "database_url": "LAUNCHBOT_DATABASE_URL",
+    "redis_url": "LAUNCHBOT_REDIS_URL",
+}
 _PATHS = {("knowledge_dir",), ("index_dir",), ("onnx_cache_dir",), ("chat", "database"), ("discord", "database")}
 _SECTIONS = {
     "ops": OpsSettings,
@@ -399,6 +457,8 @@ def load_settings(config: Path | None = None, *, home: Path | None = None, **ove
     ConfigError (one line naming the file, variable or flag) or FileNotFoundError."""
     home = home or _env_path("LAUNCHBOT_HOME")
     if home is not None and not home.is_dir():
+        if home.exists():
+            raise ConfigError(f"home {home} is not a directory (from --home or LAUNCHBOT_HOME)")
         raise FileNotFoundError(f"home directory not found: {home}")
     config_file, looked = find_config(config, home)
     base = (home or (config_file.parent if config_file else Path.cwd())).absolute()
@@ -447,6 +507,11 @@ def find_config(config: Path | None, home: Path | None) -> tuple[Path | None, st
     """The config file to read, and where it was looked for (for messages when there is none)."""
     named = (config, "--config") if config is not None else (_env_path("LAUNCHBOT_CONFIG"), "LAUNCHBOT_CONFIG")
     if named[0] is not None:
+        if named[0].is_dir():
+            raise ConfigError(
+                f"config file {named[0]} (from {named[1]}) is a directory: name the YAML file in it, "
+                f"such as {named[0] / CONFIG_NAME}, or use --home {named[0]}"
+            )
         if not named[0].is_file():
             raise FileNotFoundError(f"config file not found: {named[0]} (from {named[1]})")
         return named[0], str(named[0])
@@ -487,17 +552,32 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def _warn_unknown(path: Path, data: dict[str, Any]) -> None:
-    known = set(Settings.model_fields)
+    """Each unknown key, with the setting it was likely meant to be; never a secret's key, which the
+    file may not hold: for a key like one, where that secret comes from instead."""
+    known = set(Settings.model_fields) - _SECRET_KEYS
     unknown = [str(key) for key in data if key not in known]
     known_names = list(known)
     for section, model in _SECTIONS.items():
         names = set(model.model_fields) | (set(_MOVED_TO_CHAT) if section == "discord" else set())
         unknown += [f"{section}.{key}" for key in data.get(section) or {} if key not in names]
         known_names += [f"{section}.{name}" for name in names]
+    secrets = {name.replace("_", "."): variable for name, variable in _SECRET_VARIABLES.items()}
+    secrets |= {name: variable for name, variable in _SECRET_VARIABLES.items()}
     for name in unknown:
         close = difflib.get_close_matches(name, known_names, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        secret = difflib.get_close_matches(name.lower(), secrets, n=1)
+        if secret and not (close and _closeness(name, close[0]) > _closeness(name.lower(), secret[0])):
+            hint = (
+                f": tokens and other secrets are never read from this file; set {secrets[secret[0]]} "
+                "in the environment or in .env"
+            )
+        else:
+            hint = f" (did you mean {close[0]}?)" if close else ""
         logger.warning("%s: unknown setting %s ignored%s", path, name, hint)
+
+
+def _closeness(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
 
 
 def _resolve(data: dict[str, Any], keys: tuple[str, ...], base: Path) -> None:
@@ -534,7 +614,8 @@ def _describe(error: dict, config_file: Path | None, file_values: dict, given: d
     else:
         source = name
     message = error["msg"].removeprefix("Value error, ")
-    return f"{source} = {error.get('input')!r}: {message}"
+    value = error.get("input")
+    return f"{source} = {str(value) if isinstance(value, Path) else repr(value)}: {message}"
 
 
 def _old_name(loc: tuple[str, ...]) -> tuple[str, ...] | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import statistics
 import sys
 import time
@@ -38,6 +39,26 @@ from bot.core.engine import Answer, Turn, quoted_sentences, turn_of
 from bot.service.reports import percentile
 
 SCRATCH = Path("data/eval")
+# The shared evaluation files (SQuAD 2.0, the hard launch set, the public dialogues and scorers) live
+# beside a checkout, never in it: a plain clone has only the sets in tests/data/.
+SHARED_EVAL = Path("../shared/eval")
+
+
+def shared_eval_dir() -> Path:
+    """``$SHARED_EVAL`` (as ``make SHARED_EVAL=DIR`` passes it), else ``../shared/eval``."""
+    return Path(os.environ.get("SHARED_EVAL") or SHARED_EVAL)
+
+
+def question_set_missing(path: Path) -> FileNotFoundError:
+    """Not found, and where the shared evaluation files belong when ``path`` is one of them."""
+    message = f"question set not found: {path}"
+    if "shared" in path.parts or shared_eval_dir().resolve() in path.resolve().parents:
+        message += (
+            f"; it is one of the shared evaluation files, which live beside the repository in {SHARED_EVAL} "
+            "(squad2/, launch_hard.yaml, dialogues.yaml, score/), not in a clone: put them there, "
+            "or use the repository's own sets in tests/data/ (make eval)"
+        )
+    return FileNotFoundError(message)
 
 
 @dataclass
@@ -309,7 +330,7 @@ def run_eval(args: Any, settings: Settings) -> int:
 
     path: Path = args.file
     if not path.is_file():
-        raise FileNotFoundError(f"question set not found: {path}")
+        raise question_set_missing(path)
     squad = path.suffix.lower() == ".json"
     dialogues = None
     if squad:

@@ -198,6 +198,59 @@ def test_without_any_config_the_settings_say_where_they_looked(tmp_path: Path):
     assert not math.isnan(settings.min_confidence)
 
 
+@pytest.mark.parametrize(
+    "setting", ["answer_threshold: yes", "top_k: true", "min_confidence: off", "chat:\n  user_cooldown_seconds: on"]
+)
+def test_a_yes_no_value_where_a_number_belongs_is_refused(tmp_path: Path, setting):
+    config = tmp_path / "launchbot.yaml"
+    config.write_text(setting + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(config)
+    message = one_line(exc)
+    assert str(config) in message and setting.split(":")[-2].split()[-1] in message and "number" in message
+
+
+def test_a_yes_no_value_is_still_fine_where_one_belongs(tmp_path: Path):
+    config = tmp_path / "launchbot.yaml"
+    config.write_text("chat:\n  log_question_text: yes\n", encoding="utf-8")
+    assert load_settings(config).chat.log_question_text is True
+
+
+def test_a_directory_named_as_the_config_file_is_called_a_directory(tmp_path: Path, monkeypatch):
+    with pytest.raises(ConfigError) as exc:
+        load_settings(tmp_path)
+    assert "is a directory" in one_line(exc) and str(tmp_path / "launchbot.yaml") in one_line(exc)
+    monkeypatch.setenv("LAUNCHBOT_CONFIG", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"LAUNCHBOT_CONFIG.*is a directory"):
+        load_settings()
+
+
+@pytest.mark.parametrize("index_dir", ["/dev/null", "/dev/null/index", "a-file"])
+def test_an_index_dir_that_is_a_file_says_so_and_not_rebuild(tmp_path: Path, index_dir):
+    (tmp_path / "a-file").write_text("not a directory\n")
+    config = tmp_path / "launchbot.yaml"
+    config.write_text(f"index_dir: {index_dir}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(config)
+    message = one_line(exc)
+    assert "index_dir" in message and "not one" in message and "rebuild" not in message
+    assert "PosixPath" not in message
+    with pytest.raises(ConfigError, match="flag --index"):
+        load_settings(index_dir=Path("/dev/null"))
+
+
+def test_a_key_like_a_token_is_told_where_tokens_come_from(tmp_path: Path, caplog):
+    config = tmp_path / "launchbot.yaml"
+    config.write_text("discord:\n  tokn: abc\ntelegram:\n  maintainer: [1]\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="bot.config"):
+        load_settings(config)
+    warned = [record.getMessage() for record in caplog.records]
+    token = next(line for line in warned if "discord.tokn" in line)
+    assert "discord_token" not in token and "DISCORD_TOKEN" in token and "environment" in token
+    assert "abc" not in " ".join(warned)
+    assert any("did you mean telegram.maintainers?" in line for line in warned)
+
+
 def test_old_discord_names_in_the_environment_are_used_over_the_file(monkeypatch, tmp_path: Path, caplog):
     """launchbot.yaml documents every default under chat:, so an old name set in the environment must
     still win over the file, as any variable does (README: the old names still work)."""

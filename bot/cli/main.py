@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.cli.progress import build_progress
 from bot.config import Settings, load_settings, unused_database_url
 from bot.service.logs import FORMATS, configure_logging, log_format, use_format
 
@@ -284,20 +285,31 @@ def _log_format_from_dotenv(settings: Settings) -> None:
 
 
 def _engine(settings: Settings):
+    """The engine, open: a missing or stale index is built first, its progress on stderr."""
     from bot.core.engine import Engine
 
     engine = Engine(settings)
-    engine.open(notify=lambda message: print(message, file=sys.stderr))
+    progress = build_progress()
+    try:
+        engine.open(notify=lambda message: print(message, file=sys.stderr), progress=progress)
+    finally:
+        progress.close()
     return engine
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from bot.core.engine import Engine
 
-    report = Engine(settings).reindex(rebuild=args.rebuild, progress=sys.stderr.isatty())
+    progress = build_progress()
+    try:
+        report = Engine(settings).reindex(rebuild=args.rebuild, progress=progress)
+    finally:
+        progress.close()
     for error in report.errors:
         print(f"skipped {error}", file=sys.stderr)
     print(report.summary())
+    if report.warning():
+        print(f"warning: {report.warning()}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -46,12 +46,15 @@ from bot.core.ingest.notes import NoteFile, NoteMissing, read_notes, remove_note
 from bot.core.store import index_store
 from bot.core.store.faiss_versions import build_running, wait_for_build
 from bot.core.store.index import (
+    BuildProgress,
+    BuildProgressCallback,
     BuildReport,
     Freshness,
     IndexBusy,
     IndexMissing,
     IndexProblem,
     IndexSettings,
+    IndexWriteFailed,
     KnowledgeIndex,
     freshness,
     version_order,
@@ -63,6 +66,7 @@ __all__ = [
     "INVISIBLE",
     "NOTE",
     "Answer",
+    "BuildProgress",
     "BuildReport",
     "Document",
     "Engine",
@@ -135,10 +139,12 @@ class Engine:
             max_question_chars=s.max_question_chars,
         )
 
-    def open(self, notify: Callable[[str], None] = logger.info) -> None:
+    def open(self, notify: Callable[[str], None] = logger.info, progress: BuildProgressCallback | None = None) -> None:
         """Load the index, building or updating it first when it is missing or stale, and warm the
         model so the first question is as fast as the rest. While another process builds, a stale
-        index is served as it is, and a missing one is waited for."""
+        index is served as it is, and a missing one is waited for; a stale one that cannot be
+        updated (a full disk, a directory this user cannot write) is served as it is, saying why.
+        ``progress`` hears how far a build is."""
         index_dir = self.settings.index_dir
         try:
             self.load()
@@ -153,7 +159,7 @@ class Engine:
                 self.load()
             else:
                 notify(f"No index in {index_dir} yet: building it from {self.settings.knowledge_dir}…")
-                self._reindex_or_serve(notify)
+                self._reindex_or_serve(notify, progress)
         else:
             stale = self.freshness()
             if stale.stale and self.store.shared:
@@ -166,18 +172,27 @@ class Engine:
                 notify(_BEING_UPDATED.format(index_dir=index_dir))
             elif stale.stale:
                 notify(f"The index is out of date ({stale.describe()}): updating it…")
-                self._reindex_or_serve(notify)
+                self._reindex_or_serve(notify, progress, stale.describe())
         self.embedder.encode_query("warm-up")
 
-    def _reindex_or_serve(self, notify: Callable[[str], None]) -> None:
+    def _reindex_or_serve(
+        self, notify: Callable[[str], None], progress: BuildProgressCallback | None, stale: str = ""
+    ) -> None:
         try:
-            self.reindex()
+            report = self.reindex(progress=progress)
         except IndexBusy:  # another process started a build first
             if self._live is None:
                 wait_for_build(self.settings.index_dir)
                 self.load()
             else:
                 notify(_BEING_UPDATED.format(index_dir=self.settings.index_dir))
+        except IndexWriteFailed as exc:
+            if self._live is None:  # nothing to answer from
+                raise
+            notify(f"Answering from the out-of-date index ({stale}): it could not be updated: {exc}")
+        else:
+            if report.warning():
+                notify(f"Warning: {report.warning()}.")
 
     def load(self) -> None:
         """Serve the live index as it is (IndexMissing / IndexCorrupt if it cannot be read)."""
@@ -281,9 +296,10 @@ class Engine:
         """How the live index decides to answer or decline (calibrated model or relevance threshold)."""
         return self._require_live().helpers.decider
 
-    def reindex(self, rebuild: bool = False, progress: bool = False) -> BuildReport:
+    def reindex(self, rebuild: bool = False, progress: BuildProgressCallback | None = None) -> BuildReport:
         """Build and swap in a new index. Raises IndexBusy if a build is already running here or
-        in another process; on any failure the index being served stays as it was."""
+        in another process; on any failure the index being served stays as it was. ``progress``
+        hears how far the build is (``BuildProgress``: documents, chunks, texts embedded so far)."""
         if not self._reindexing.acquire(blocking=False):
             raise IndexBusy("a reindex is already running; try again when it finishes")
         try:

@@ -9,6 +9,7 @@ and never inside a ``[n]`` citation, so every citation left standing still point
 from __future__ import annotations
 
 import logging
+import re
 
 import discord
 from discord.utils import escape_markdown, escape_mentions
@@ -36,9 +37,18 @@ DECLINED_COLOUR = discord.Colour.light_grey()
 CLOSEST_LABEL = "closest passage, not an answer"
 
 
+# An opening bracket not already escaped (an even run of backslashes before it, escapes included).
+_OPEN_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)\[")
+
+
 def inert(text: str) -> str:
-    """Shown exactly as written: no pings, no markdown, no invisible or direction-changing characters."""
-    return escape_markdown(escape_mentions(visible(text)))
+    """Shown exactly as written: no pings, no markdown, no invisible or direction-changing characters.
+
+    ``escape_markdown`` escapes only the first ``[`` of what it takes for one masked link, so in
+    ``[1] [click](https://evil.example)`` the link would survive: once text holds a ``](``, every
+    bracket that opens one is escaped. Citations such as ``[1]`` are left as they are otherwise."""
+    shown = escape_markdown(escape_mentions(visible(text)))
+    return _OPEN_BRACKET.sub(r"\1\\[", shown) if "](" in shown else shown
 
 
 def fit(text: str, limit: int) -> str:

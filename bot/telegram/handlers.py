@@ -781,7 +781,8 @@ class TelegramBot:
             )
             return
         skipped = f"\nSkipped: {len(report.errors)}" if report.errors else ""
-        await self.reply(message, plain(f"Reindexed: {report.summary()}") + skipped)
+        warning = f"\nWarning: {report.warning()}." if report.warning() else ""
+        await self.reply(message, plain(f"Reindexed: {report.summary()}{warning}") + skipped)
 
     async def knowledge(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/knowledge add <url>``, ``list``, ``remove <id>``: maintainers only, checked on every call;

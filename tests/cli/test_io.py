@@ -91,3 +91,11 @@ def test_a_skipped_document_is_reported_once_and_ask_stays_quiet(tmp_path):
         result = launchbot(command[0], *args, *command[1:])
         assert result.returncode == 0
         assert (result.stdout + result.stderr).count(b"broken.md") == expected, (command, result.stderr)
+
+
+def test_a_refused_question_is_echoed_up_to_500_characters(built):
+    huge = "why " * 250_000  # a megabyte on one line
+    result = launchbot("ask", "--json", *built, "-", stdin=(huge + "\nWhen did Progress 71 dock?\n").encode())
+    refused, answered = (json.loads(line) for line in result.stdout.decode("utf-8").splitlines())
+    assert refused["problem"] == "too_long" and refused["question"] == huge[:500]
+    assert answered["question"] == "When did Progress 71 dock?" and answered["answered"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 import discord
 import pytest
@@ -210,3 +211,33 @@ async def test_a_global_sync_with_a_development_server_shows_each_command_there_
         for extension in list(client.extensions):
             await client.unload_extension(extension)
         storage.close()
+
+
+LINK = "[click](https://evil.example)"
+# A masked link Discord would render: an opening bracket not escaped by a backslash, then "](".
+MASKED_LINK = re.compile(r"(?<!\\)(?:\\\\)*\[[^\[\]]*\]\(")
+
+
+def test_markdown_links_in_titles_and_text_are_escaped_wherever_they_are_shown():
+    text = f"Progress 71 docked. {LINK} It carried fuel."
+    sources = [
+        Source(number, "doc", f"{LINK} title {number}", text, 0, len(text), 0.9, publisher=LINK, context=text)
+        for number in (1, 2)
+    ]
+    answered = Answer(f"When did it dock? {LINK}", True, f"“{text}” [1] [2]", sources, confidence=0.9)
+    declined = Answer(f"Who won? {LINK}", False, "I don't know.", closest=sources[0])
+    embeds = [
+        answer_embed(answered),
+        answer_embed(declined),
+        *sources_embeds(answered.question, stored_sources(answered)),
+        *sources_embeds(declined.question, stored_sources(declined), answered=False),
+    ]
+    shown = []
+    for embed in embeds:
+        data = embed.to_dict()
+        shown += [data.get("title", ""), data.get("description", ""), data.get("author", {}).get("name", "")]
+        shown += [part for field in data.get("fields", []) for part in (field["name"], field["value"])]
+    assert any("click" in part for part in shown)
+    for part in shown:
+        assert not MASKED_LINK.search(part), part
+    assert embeds[0].fields[0].name.startswith("[1]") or embeds[0].fields[0].name.startswith("\\[1]")

@@ -53,6 +53,9 @@ class Source:
         return data
 
 
+ECHO_CHARS = 500  # of a refused question, in Answer.to_json
+
+
 @dataclass(frozen=True)
 class Answer:
     """``text`` holds only “quotes” and [n] citations when answered. ``basis`` says where the quotes
@@ -70,8 +73,10 @@ class Answer:
     assessment: dict[str, float] | None = field(default=None, compare=False, repr=False)  # the decision's inputs
 
     def to_json(self) -> dict:
+        """``ask --json``'s record. A refused question is echoed only up to ``ECHO_CHARS``: a megabyte
+        sent as a question need not come back whole."""
         return {
-            "question": self.question,
+            "question": self.question[:ECHO_CHARS] if self.problem else self.question,
             "answered": self.answered,
             "answer": self.text,
             "basis": self.basis,

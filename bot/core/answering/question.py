@@ -1,4 +1,12 @@
-"""Questions are untrusted input: normalise them, or refuse them with a reason a person can act on."""
+"""Questions are untrusted input: normalise them, or refuse them with a reason a person can act on.
+
+Text that reads the same is asked the same: full-width letters ("Ｗｈｅｎ ｄｉｄ…"), ligatures and
+other compatibility forms become the plain ones (NFKC), and combining marks piled on a letter
+(Zalgo text) are taken off. A letter with its accent is one precomposed character after NFKC ("é"),
+so more than one generic combining mark left on a letter is decoration: then every generic mark of
+the question goes, and "W̴̡h̷e̸n̵" reads "When". A script's own marks (Devanagari's vowel signs,
+virama, nukta, anusvara) are its spelling and stay, up to what a syllable needs.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +31,55 @@ INVISIBLE = dict.fromkeys(
 )
 
 
+# Combining marks of no script of their own (Unicode's generic combining blocks): the accents Latin,
+# Greek and Cyrillic letters take, and what Zalgo text piles up.
+GENERIC_MARKS = ((0x0300, 0x036F), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0x20D0, 0x20FF), (0xFE20, 0xFE2F))
+SCRIPT_MARKS = 4  # a script's own marks on one letter: Devanagari's nukta, vowel sign, virama, anusvara
+
+
+def _generic(ch: str) -> bool:
+    return any(low <= ord(ch) <= high for low, high in GENERIC_MARKS)
+
+
+def _stacked(text: str) -> bool:
+    """Whether some letter carries more than one generic combining mark (after NFKC composed what it could)."""
+    run = 0
+    for ch in text:
+        if not unicodedata.category(ch).startswith("M"):
+            run = 0
+        elif _generic(ch):
+            run += 1
+            if run > 1:
+                return True
+    return False
+
+
+def _marks_kept(text: str, generic: int) -> str:
+    """At most ``generic`` generic marks and ``SCRIPT_MARKS`` script marks per letter; none without one."""
+    kept, base, generic_run, script_run = [], False, 0, 0
+    for ch in text:
+        if not unicodedata.category(ch).startswith("M"):
+            kept.append(ch)
+            base, generic_run, script_run = not ch.isspace(), 0, 0
+        elif _generic(ch):
+            generic_run += 1
+            if base and generic_run <= generic:
+                kept.append(ch)
+        else:
+            script_run += 1
+            if base and script_run <= SCRIPT_MARKS:
+                kept.append(ch)
+    return "".join(kept)
+
+
+def plain_text(text: str) -> str:
+    """NFKC, with combining marks limited to what a script needs (see the module docstring)."""
+    text = unicodedata.normalize("NFKC", text)
+    if _stacked(text):
+        return unicodedata.normalize("NFC", _marks_kept(unicodedata.normalize("NFKD", text), generic=0))
+    return unicodedata.normalize("NFC", _marks_kept(text, generic=1))
+
+
 @dataclass(frozen=True)
 class CleanQuestion:
     """``problem`` says why a question is refused, for people; ``code`` the same for programs
@@ -34,10 +91,10 @@ class CleanQuestion:
 
 
 def clean_question(raw: object, max_chars: int) -> CleanQuestion:
-    """NFC-normalised text without control or invisible characters, or the reason it is refused."""
+    """Plain text (``plain_text``) without control or invisible characters, or the reason it is refused."""
     if not isinstance(raw, str):
         return CleanQuestion(None, "a question must be text", "not_text")
-    text = unicodedata.normalize("NFC", raw).translate(INVISIBLE)
+    text = plain_text(raw.translate(INVISIBLE))
     text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs", "Co") else ch for ch in text)
     text = " ".join(text.split())
     if not text:

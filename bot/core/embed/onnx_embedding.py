@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.core.embed.batches import Progress, counted
+
 logger = logging.getLogger(__name__)
 
 EXPORT_FORMAT = 1  # bump when the exported graph or its inputs change: old cache entries are ignored
@@ -135,7 +137,7 @@ class OnnxEncoder:
         self.tokenizer.enable_truncation(max_length=spec.max_seq_length)
         self.tokenizer.enable_padding(pad_id=padding.get("pad_id", 0), pad_token=padding.get("pad_token", "[PAD]"))
 
-    def encode(self, texts: Sequence[str], batch_size: int = 16, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 16, progress: Progress | None = None) -> np.ndarray:
         """Normalised float32 vectors. Texts are batched by length (as sentence-transformers does)
         so that padding, which is computed and thrown away, stays small."""
         if len(texts) == 1:
@@ -143,12 +145,7 @@ class OnnxEncoder:
         order = np.argsort([-len(text) for text in texts], kind="stable")
         batches = [[texts[i] for i in order[start : start + batch_size]] for start in range(0, len(texts), batch_size)]
         with ThreadPoolExecutor(self.workers) as pool:
-            results = pool.map(self._batch, batches)
-            if progress:
-                from tqdm import tqdm
-
-                results = tqdm(results, total=len(batches), desc="embedding", unit="batch")
-            vectors = np.concatenate(list(results))
+            vectors = np.concatenate(list(counted(pool.map(self._batch, batches), map(len, batches), progress)))
         out = np.empty_like(vectors)
         out[order] = vectors
         return out

@@ -158,7 +158,7 @@ def printable_path(path: Path) -> str:
 def read_document(path: Path, doc_id: str, max_bytes: int) -> Document:
     size = path.stat().st_size
     if size > max_bytes:
-        raise DocumentError(f"too large: {size:,} bytes, the limit is {max_bytes:,}")
+        raise DocumentError(f"too large: {size:,} bytes, the limit is {max_bytes:,} (max_document_bytes)")
     return parse_document(path.read_bytes(), doc_id=doc_id, path=str(path), markdown=path.suffix != ".txt")
 
 

@@ -16,7 +16,7 @@ from typing import Protocol
 from bot.config import Settings
 from bot.core.embed.embedding import Embedder
 from bot.core.store.faiss_store import FaissStore
-from bot.core.store.index import BuildReport, IndexSettings, KnowledgeIndex
+from bot.core.store.index import BuildProgressCallback, BuildReport, IndexSettings, KnowledgeIndex
 
 
 class IndexStore(Protocol):
@@ -36,7 +36,7 @@ class IndexStore(Protocol):
         *,
         rebuild: bool = False,
         max_document_bytes: int = ...,
-        progress: bool = False,
+        progress: BuildProgressCallback | None = None,
     ) -> BuildReport:
         """Build a new version and make it live; the old one serves until then (IndexBusy if a
         build is already running)."""

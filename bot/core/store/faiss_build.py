@@ -32,12 +32,15 @@ from bot.core.store.index import (
     HNSW_EF_CONSTRUCTION,
     HNSW_EF_SEARCH,
     HNSW_M,
+    BuildProgress,
+    BuildProgressCallback,
     BuildReport,
     IndexProblem,
     IndexSettings,
     IndexWriteFailed,
     build_manifest,
     compare_documents,
+    space_needed,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,24 +54,40 @@ def build_index(
     *,
     rebuild: bool = False,
     max_document_bytes: int = MAX_DOCUMENT_BYTES,
-    progress: bool = False,
+    progress: BuildProgressCallback | None = None,
 ) -> BuildReport:
-    """Build a new version from ``knowledge_dir`` and make it live; the old one serves until then."""
+    """Build a new version from ``knowledge_dir`` and make it live; the old one serves until then.
+    ``progress`` hears how far embedding is (``BuildProgress``)."""
     started = time.perf_counter()
     if not knowledge_dir.is_dir():  # before the lock, which would leave an index/.lock behind
         raise FileNotFoundError(f"knowledge directory not found: {knowledge_dir}")
+    needed: list[int] = []  # the new version's size, once the documents are chunked
     try:
-        return _build(knowledge_dir, index_dir, embedder, settings, rebuild, max_document_bytes, progress, started)
+        return _build(
+            knowledge_dir, index_dir, embedder, settings, rebuild, max_document_bytes, progress, started, needed
+        )
     except OSError as exc:
-        raise IndexWriteFailed(write_failure(index_dir, exc)) from exc
+        raise IndexWriteFailed(write_failure(index_dir, exc, needed[0] if needed else None)) from exc
 
 
-def write_failure(index_dir: Path, exc: OSError) -> str:
+def disk_full(exc: OSError) -> bool:
+    """ENOSPC, a quota, or a short write: numpy says "N requested and M written" with no errno, and
+    FAISS "write error … (No space left on device)"."""
+    text = str(exc)
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text or " requested and " in text
+
+
+def write_failure(index_dir: Path, exc: OSError, needed: int | None = None) -> str:
     """One line: why the new version could not be written, and what to do."""
     serving = "the previous index is still serving"
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if disk_full(exc):
+        size = f"a build needs about {_size(needed)}" if needed else "a build needs room for a whole new version"
+        try:
+            free = f", {_size(shutil.disk_usage(index_dir).free)} free there"
+        except OSError:
+            free = ""
         return (
-            f"cannot write the new index in {index_dir}: no space left on device. "
+            f"cannot write the new index in {index_dir}: the disk is full ({size}{free}). "
             f"Free some space and run `launchbot index` again; {serving}."
         )
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -83,6 +102,13 @@ def write_failure(index_dir: Path, exc: OSError) -> str:
     )
 
 
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count} bytes"
+
+
 def _build(
     knowledge_dir: Path,
     index_dir: Path,
@@ -90,17 +116,20 @@ def _build(
     settings: IndexSettings,
     rebuild: bool,
     max_document_bytes: int,
-    progress: bool,
+    progress: BuildProgressCallback | None,
     started: float,
+    needed: list[int],
 ) -> BuildReport:
     with build_lock(index_dir):
         loaded = load_documents(knowledge_dir, max_document_bytes)
         old_docs = _live_documents(index_dir)
         chunking = chunk_documents(loaded.documents, settings.chunk_size, settings.chunk_overlap)
+        needed.append(space_needed(loaded.documents, len(chunking.chunks), len(chunking.sentences), embedder.dimension))
         texts = Texts(loaded.documents, chunking)
         previous = None if rebuild else previous_vectors(index_dir, settings, embedder.dimension)
         plan = plan_vectors(texts, previous)
-        vectors = fill_vectors(plan, texts, previous, embedder, progress)
+        status = BuildProgress(len(loaded.documents), len(chunking.chunks), len(chunking.sentences), plan.embedded)
+        vectors = fill_vectors(plan, texts, previous, embedder, status, progress)
         version = _write_version(index_dir, loaded, chunking, texts, vectors, embedder, settings)
         swap(index_dir, version)
     changes = compare_documents(old_docs, loaded)
@@ -117,6 +146,7 @@ def _build(
         reused=plan.reused,
         seconds=time.perf_counter() - started,
         full_rebuild=previous is None,
+        knowledge_dir=knowledge_dir,
     )
     logger.info("%s", report.summary())
     return report
@@ -193,13 +223,21 @@ def _write_vectors(tmp: Path, vectors: Vectors, hnsw_threshold: int) -> str:
     faiss_index = make_faiss_index(vectors.chunks, hnsw_threshold)
     vectors.chunks = None
     index_type = "hnsw" if hasattr(faiss_index, "hnsw") else "flat"
-    faiss.write_index(faiss_index, str(tmp / "chunks.faiss"))
+    _write_faiss(faiss_index, tmp / "chunks.faiss")
     del faiss_index
     np.save(tmp / "sentences.npy", vectors.sentences)
     faiss_index = make_faiss_index(vectors.sentences, hnsw_threshold)
     vectors.sentences = None
-    faiss.write_index(faiss_index, str(tmp / "sentences.faiss"))
+    _write_faiss(faiss_index, tmp / "sentences.faiss")
     return index_type
+
+
+def _write_faiss(index: faiss.Index, path: Path) -> None:
+    """FAISS reports a failed write as a RuntimeError; it is an OSError like any other here."""
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as exc:
+        raise OSError(errno.ENOSPC if "No space left" in str(exc) else errno.EIO, str(exc).strip(), str(path)) from exc
 
 
 def _write_manifest(

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,15 @@ import numpy as np
 from bot.core.embed.embedding import Embedder
 from bot.core.ingest.knowledge import Document
 from bot.core.store.faiss_versions import current_version, read_faiss, read_jsonl
-from bot.core.store.index import FORMAT_VERSION, IndexCorrupt, IndexProblem, IndexSettings
+from bot.core.store.index import (
+    FORMAT_VERSION,
+    BuildProgress,
+    BuildProgressCallback,
+    IndexCorrupt,
+    IndexProblem,
+    IndexSettings,
+    embed_reporting,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +146,16 @@ class Vectors:
                 yield matrix, rows[mask] - offset, np.flatnonzero(mask)
 
 
-def fill_vectors(plan: Plan, texts: Texts, previous: Previous | None, embedder: Embedder, progress: bool) -> Vectors:
+def fill_vectors(
+    plan: Plan,
+    texts: Texts,
+    previous: Previous | None,
+    embedder: Embedder,
+    status: BuildProgress,
+    progress: BuildProgressCallback | None = None,
+) -> Vectors:
+    """Every row's vector: copied from the previous version, embedded, or copied from an earlier row
+    with the same text. ``progress`` hears ``status`` with the texts embedded so far."""
     dimension = embedder.dimension
     vectors = Vectors(
         np.zeros((texts.chunks, dimension), dtype=np.float32),
@@ -147,14 +164,15 @@ def fill_vectors(plan: Plan, texts: Texts, previous: Previous | None, embedder: 
     if previous is not None:
         _copy_old(plan, vectors, texts.chunks, previous)
     missing = np.flatnonzero(plan.source == _NEW)
-    bar = _progress_bar(len(missing), progress)
+    status = replace(status, texts=len(missing))
+    if progress is not None:
+        progress(status)
     for start in range(0, len(missing), _BLOCK):
         rows = missing[start : start + _BLOCK]
-        embedded = embedder.encode_passages([texts[int(row)] for row in rows])
+        embedded = embed_reporting(embedder, [texts[int(row)] for row in rows], status, progress)
         for matrix, at, positions in vectors.rows(rows, texts.chunks):
             matrix[at] = embedded[positions]
-        bar.update(len(rows))
-    bar.close()
+        status = replace(status, embedded=start + len(rows))
     duplicates = np.flatnonzero(plan.source == _DUPLICATE)
     for start in range(0, len(duplicates), _BLOCK):
         rows = duplicates[start : start + _BLOCK]
@@ -194,19 +212,3 @@ def _copy_old(plan: Plan, vectors: Vectors, split: int, previous: Previous) -> N
             for matrix, at, positions in vectors.rows(chunk_rows[picked], split):
                 matrix[at] = block[positions]
         del index
-
-
-def _progress_bar(total: int, show: bool):
-    if show and total:
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, desc="embedding", unit="text")
-    return _NoProgress()
-
-
-class _NoProgress:
-    def update(self, count: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass

@@ -28,6 +28,7 @@ from bot.core.store.faiss_build import build_index
 from bot.core.store.faiss_versions import POINTER, current_version, read_faiss, read_jsonl
 from bot.core.store.index import (
     FORMAT_VERSION,
+    BuildProgressCallback,
     BuildReport,
     IndexCorrupt,
     IndexMissing,
@@ -63,7 +64,7 @@ class FaissStore:
         *,
         rebuild: bool = False,
         max_document_bytes: int = MAX_DOCUMENT_BYTES,
-        progress: bool = False,
+        progress: BuildProgressCallback | None = None,
     ) -> BuildReport:
         return build_index(
             knowledge_dir,

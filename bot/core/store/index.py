@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,38 @@ class Freshness:
         return ", ".join(parts) + " document(s)" if parts else "up to date"
 
 
+@dataclass(frozen=True)
+class BuildProgress:
+    """How far a build is, for a progress display: what it indexes, and how many of the texts it
+    must embed (the new and changed ones; the rest are reused) are embedded so far."""
+
+    documents: int
+    chunks: int
+    sentences: int
+    texts: int
+    embedded: int = 0
+
+
+BuildProgressCallback = Callable[[BuildProgress], None]
+
+
+def embed_reporting(
+    embedder: Embedder, texts: list[str], status: BuildProgress, progress: BuildProgressCallback | None
+) -> np.ndarray:
+    """``embedder.encode_passages(texts)``, telling ``progress`` as batches finish (``status.embedded``
+    counts the texts embedded before these)."""
+    if progress is None:
+        return embedder.encode_passages(texts)
+    return embedder.encode_passages(texts, lambda done: progress(replace(status, embedded=status.embedded + done)))
+
+
+def space_needed(documents: Sequence[Document], chunks: int, sentences: int, dimension: int) -> int:
+    """About the bytes a version takes: the vectors (chunks once, sentences twice: their matrix and
+    their FAISS index), the texts with the BM25 and lexicon made from them, and a row per span."""
+    text = sum(len(doc.text.encode("utf-8", "surrogatepass")) for doc in documents)
+    return 4 * dimension * (chunks + 2 * sentences) + 3 * text + 48 * (chunks + sentences) + 64 * 1024
+
+
 @dataclass
 class BuildReport:
     path: Path
@@ -141,6 +174,24 @@ class BuildReport:
     reused: int
     seconds: float
     full_rebuild: bool
+    knowledge_dir: Path | None = None
+
+    @property
+    def documents(self) -> int:
+        return len(self.added) + len(self.updated) + len(self.unchanged)
+
+    def warning(self) -> str | None:
+        """One line when the index holds no document, saying why: a build that "succeeded" with
+        nothing in it would otherwise only show as every question declined."""
+        if self.documents:
+            return None
+        where = f" in {self.knowledge_dir}" if self.knowledge_dir else ""
+        if self.errors:
+            return (
+                f"the index holds no documents: every document{where} was skipped "
+                f"({len(self.errors)}, each reported with its reason)"
+            )
+        return f"the index holds no documents: there is no .md, .markdown or .txt file{where}"
 
     def summary(self) -> str:
         changes = (

@@ -42,6 +42,8 @@ from bot.core.ingest.knowledge import Document, load_documents
 from bot.core.ingest.lexical import Lexicon, tokenize_many
 from bot.core.store.index import (
     FORMAT_VERSION,
+    BuildProgress,
+    BuildProgressCallback,
     BuildReport,
     IndexBusy,
     IndexCorrupt,
@@ -50,6 +52,7 @@ from bot.core.store.index import (
     KnowledgeIndex,
     build_manifest,
     compare_documents,
+    embed_reporting,
     version_order,
 )
 from bot.core.store.postgres_pool import connection_lost, retrying
@@ -217,7 +220,7 @@ class PostgresIndexStore:
         *,
         rebuild: bool = False,
         max_document_bytes: int = MAX_DOCUMENT_BYTES,
-        progress: bool = False,
+        progress: BuildProgressCallback | None = None,
     ) -> BuildReport:
         """Build a new version from ``knowledge_dir`` and make it live in one transaction."""
         started = time.perf_counter()
@@ -239,8 +242,11 @@ class PostgresIndexStore:
             unique = set(chunk_texts) | set(sentence_texts)
             reused = len(unique & cache.keys())
             missing = sorted(unique - cache.keys())
+            status = BuildProgress(len(loaded.documents), len(chunk_texts), len(sentence_texts), len(missing))
+            if progress is not None:
+                progress(status)
             if missing:
-                cache.update(zip(missing, embedder.encode_passages(missing, progress=progress), strict=True))
+                cache.update(zip(missing, embed_reporting(embedder, missing, status, progress), strict=True))
             tokenized = tokenize_many(chunk_texts)
             # As make_faiss_index decides for each FAISS index: HNSW only for a table above the threshold.
             hnsw = [
@@ -269,7 +275,7 @@ class PostgresIndexStore:
                     cache,
                     embedder.dimension,
                     hnsw,
-                    progress,
+                    progress is not None,
                 )
                 conn.execute(
                     "INSERT INTO index_live (one, version_id) VALUES (TRUE, %s)"
@@ -293,6 +299,7 @@ class PostgresIndexStore:
             reused=reused,
             seconds=time.perf_counter() - started,
             full_rebuild=not reusable,
+            knowledge_dir=knowledge_dir,
         )
         logger.info("%s", report.summary())
         return report

@@ -49,6 +49,8 @@ def report_embed(report: BuildReport) -> discord.Embed:
     if report.errors:
         skipped = "\n".join(str(error) for error in report.errors)
         embed.add_field(name=f"Skipped ({len(report.errors)})", value=fit(skipped, FIELD_LIMIT), inline=False)
+    if report.warning():
+        embed.add_field(name="Warning", value=fit(report.warning(), FIELD_LIMIT), inline=False)
     return embed
 
 
