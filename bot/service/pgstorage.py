@@ -89,8 +89,8 @@ class PostgresStorage(SQLStorage):
     def add_turn(self, *args: Any, **kwargs: Any) -> None:
         return self._once(lambda: super(PostgresStorage, self).add_turn(*args, **kwargs))
 
-    def mark_delivered(self, question_id: int) -> None:
-        return self._idempotent(lambda: super(PostgresStorage, self).mark_delivered(question_id))
+    def mark_delivered(self, question_id: int, answer_message: str | None = None) -> None:
+        return self._idempotent(lambda: super(PostgresStorage, self).mark_delivered(question_id, answer_message))
 
     def vote(self, question_id: int, user_id: str, vote: int) -> bool:
         return self._idempotent(lambda: super(PostgresStorage, self).vote(question_id, user_id, vote))

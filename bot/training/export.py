@@ -58,7 +58,7 @@ def export_fp32(trained: Path, target: Path, tokenizer_file: Path) -> None:
 def quantise(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
 
 
 def figures(reader: Reader, groups: list[pairs.Group]) -> dict[str, float]:
