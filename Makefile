@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SHARED_EVAL ?= ../shared/eval
 SQUAD_HALF := $(SHARED_EVAL)/squad2/dev-v2.0-half.json
 
-.PHONY: install chat test lint eval eval-squad calibrate train-reader bench index discord telegram serve clean shared-eval
+.PHONY: install chat test lint eval eval-squad calibrate train-reader bench index discord telegram serve clean shared-eval shared-squad
 
 install: $(STAMP)
 
@@ -54,11 +54,16 @@ calibrate: shared-eval install
 
 # Train the reader on ../shared/data/squad/ and ship it to bot/core/answering/reader_model/ (ONNX int8
 # and its model card): seeded, resumable from data/reader/; about two hours on 2 shared cores.
-train-reader: install
+train-reader: shared-squad install
 	$(BIN)/python -m bot.training
 
 bench: shared-eval install
 	SHARED_EVAL=$(SHARED_EVAL) $(BIN)/python -m benchmarks
+
+SHARED_SQUAD ?= ../shared/data/squad/squad11-train.json.gz
+
+shared-squad:
+	@test -f $(SHARED_SQUAD) || { echo "$(SHARED_SQUAD) not found: make train-reader needs the SQuAD training data, which lives beside the repository in ../shared/data/squad/ (its README says what it holds), not in a clone. The trained reader is already shipped in bot/core/answering/reader_model/." >&2; exit 2; }
 
 shared-eval:
 	@test -f $(SQUAD_HALF) || { echo "$(SQUAD_HALF) not found: this target needs the shared evaluation files, which live beside the repository in $(SHARED_EVAL) (squad2/, launch_hard.yaml, dialogues.yaml, score/), not in a clone; put them there or set SHARED_EVAL=DIR. Without them, make test and make eval run the repository's own sets." >&2; exit 2; }

@@ -39,9 +39,19 @@ def test_targets_needing_the_shared_files_check_for_them_before_installing(targe
 
 
 def test_eval_of_a_missing_shared_file_names_where_those_files_live(capsys, tmp_path: Path):
-    code = main(["eval", "--home", str(tmp_path), "../shared/eval/launch_hard.yaml"])
+    absent = tmp_path / "shared" / "eval" / "launch_hard.yaml"  # as a clone without ../shared would have it
+    code = main(["eval", "--home", str(tmp_path), str(absent)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert "question set not found" in err and "../shared/eval" in err and "tests/data" in err
     code = main(["eval", "--home", str(tmp_path), str(tmp_path / "mine.yaml")])
     assert code == 2 and "beside the repository" not in capsys.readouterr().err  # any other file: not found
+
+
+def test_training_the_reader_checks_for_the_squad_data_before_installing(tmp_path: Path):
+    absent = tmp_path / "squad11-train.json.gz"
+    recipe = make("-n", "-B", "train-reader", f"SHARED_SQUAD={absent}").stdout
+    assert recipe.index(f"test -f {absent}") < recipe.index("pip install")
+    checked = make("-s", "shared-squad", f"SHARED_SQUAD={absent}")
+    assert checked.returncode == 2 and str(absent) in checked.stderr
+    assert "already shipped" in checked.stderr
