@@ -24,14 +24,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="stop after this many steps (a throughput check)")
     parser.add_argument("--export-only", action="store_true", help="export the finished run again")
     parser.add_argument("--destination", type=Path, default=MODEL_DIR)
+    parser.add_argument(
+        "--contrast",
+        action="store_true",
+        help="also run the second phase (edited unanswerable twins) and ship its weights; tried, not shipped",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("bot").setLevel(logging.INFO)
     plan = Plan(questions=args.questions, seed=args.seed)
     run = args.work / f"run-{plan.key()}"
-    final = run / "contrast" / "final"
+    phases = ("main", "contrast") if args.contrast else ("main",)
+    final = run / "contrast" / "final" if args.contrast else run / "final"
     if not (args.export_only and final.is_dir()):
-        for phase in ("main", "contrast"):  # each resumes from its own checkpoint
+        for phase in phases:  # each resumes from its own checkpoint
             final = train(plan, args.work, 500, 250, args.steps, phase)
     _, valid = examples(plan, args.work)
     started = time.perf_counter()
@@ -39,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     shipped["seconds"] = round(time.perf_counter() - started)
     (run / "export.json").write_text(json.dumps(shipped, indent=1) + "\n", encoding="utf-8")
     logs = [run / "log.jsonl", run / "contrast" / "log.jsonl"]
-    card.write(args.destination / "README.md", asdict(plan), logs, shipped, pairs.VALID_V2_ARTICLES)
+    card.write(args.destination / "README.md", asdict(plan), logs, shipped, pairs.VALID_V2_ARTICLES, args.contrast)
     print(f"shipped {args.destination / 'model.onnx'} ({shipped['bytes'] / 1e6:.1f} MB): {shipped['int8']}")
     return 0
 

@@ -53,12 +53,7 @@ AdamW, learning rate {lr} with {warmup:.0%} warm-up and linear decay, weight dec
 embeddings frozen; loss: binary cross-entropy per pair + {listwise} × softmax cross-entropy over each
 answerable group. Seed {seed}.
 
-Then a second, short phase from those weights ({contrast_steps:,} steps, {contrast_pairs:,} pairs, learning
-rate {contrast_lr}): {contrast_groups:,} of the answerable groups again, each followed in its batch by a
-twin whose question was edited the way SQuAD 2.0's writers made questions unanswerable (a word for
-its opposite, "not" after the auxiliary, or another of the article's names or numbers), paired with
-the same sentence and labelled "does not answer", and the unanswerable groups once more. The first
-phase learns which sentence answers; this one, that a sentence matching every word may still not.
+{second_phase}
 
 CPU only (2 cores), {seconds_text}.
 
@@ -70,7 +65,7 @@ CPU only (2 cores), {seconds_text}.
 | pair ROC AUC (answers vs does not) | {fp32_auc:.3f} | {int8_auc:.3f} |
 | best-sentence ROC AUC, answerable vs SQuAD 2.0 impossible questions | {fp32_best:.3f} | {int8_best:.3f} |
 
-Over the run (steps, validation sample of held-out questions):
+Over the run (steps, validation sample of held-out questions{curve_note}):
 
 | phase, step | P@1 | pair AUC | best AUC |
 | --- | --- | --- | --- |
@@ -84,15 +79,52 @@ saw yes/no or multi-sentence answers, and it reads nothing but the three texts i
 """
 
 
+_SECOND_PHASE = """A second, short phase from those weights ({steps:,} steps, {pairs:,} pairs, learning rate
+{contrast_lr}): {contrast_groups:,} of the answerable groups again, each followed in its batch by a
+twin whose question was edited the way SQuAD 2.0's writers made questions unanswerable (a word for
+its opposite, "not" after the auxiliary, or another of the article's names or numbers), paired with
+the same sentence and labelled "does not answer", and the unanswerable groups once more: the first
+phase learns which sentence answers; this one, that a sentence matching every word may still not."""
+
+_SHIPPED = "\n\nThese weights are that second phase's (`python -m bot.training --contrast`)."
+_NOT_SHIPPED = """
+
+It was run and measured (`python -m bot.training --contrast`), and is not what ships: on the
+held-out articles it raised the best-sentence AUC against SQuAD 2.0's impossible questions
+({main_best:.3f} → {contrast_best:.3f}) but lowered P@1 ({main_p:.1%} → {contrast_p:.1%}), and on the
+launch calibration set's training split it changed neither the first sentence nor the separation
+of answerable from unanswerable questions (README, "Answer quality")."""
+
+
 def _records(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def write(path: Path, plan: dict, logs: list[Path], shipped: dict, valid_v2: Iterable[str]) -> None:
-    """The card for the weights exported from the run whose phases logged to ``logs`` (in order)."""
-    phases = [_records(log) for log in logs]
+def _done(records: list[dict]) -> dict:
+    return next((r for r in reversed(records) if r["event"] == "done"), {})
+
+
+def _second_phase(phases: list[list[dict]], plan: dict, shipped: bool) -> str:
+    """The second phase as the card tells it: what shipped, or what was tried and why it did not."""
+    if len(phases) < 2 or not _done(phases[1]):
+        return ""
+    start = next(r for r in phases[1] if r["event"] == "start")
+    text = _SECOND_PHASE.format(steps=start["steps"], pairs=start["pairs"], **plan)
+    if shipped:
+        return text + _SHIPPED
+    main, contrast = _done(phases[0])["validation"], _done(phases[1])["validation"]
+    return text + _NOT_SHIPPED.format(
+        main_best=main["best_auc"], contrast_best=contrast["best_auc"], main_p=main["p_at_1"], contrast_p=contrast["p_at_1"]
+    )
+
+
+def write(
+    path: Path, plan: dict, logs: list[Path], shipped: dict, valid_v2: Iterable[str], contrast: bool = True
+) -> None:
+    """The card for the weights exported from the run whose phases logged to ``logs`` (in order);
+    ``contrast``: whether the shipped weights are the second phase's."""
+    phases = [_records(log) for log in logs if log.is_file()]
     start = next(r for r in phases[0] if r["event"] == "start")
-    contrast = next((r for r in phases[-1] if r["event"] == "start"), {}) if len(phases) > 1 else {}
     curve = "\n".join(
         f"| {r.get('phase', name)} {r['step']} | {r['p_at_1']:.1%} | {r['pair_auc']:.3f} | "
         f"{r.get('best_auc', float('nan')):.3f} |"
@@ -100,7 +132,8 @@ def write(path: Path, plan: dict, logs: list[Path], shipped: dict, valid_v2: Ite
         for r in records
         if r["event"] == "validate"
     )
-    seconds = sum(next((r["seconds"] for r in reversed(rs) if r["event"] == "done"), 0) for rs in phases)
+    counted = phases if contrast else phases[:1]
+    seconds = sum(_done(records).get("seconds", 0) for records in counted)
     fp32, int8 = shipped["fp32"], shipped["int8"]
     text = _TEMPLATE.format(
         megabytes=shipped["bytes"] / 1e6,
@@ -108,8 +141,8 @@ def write(path: Path, plan: dict, logs: list[Path], shipped: dict, valid_v2: Ite
         valid_v2=", ".join(sorted(valid_v2)),
         groups=start["groups"],
         pairs=start["pairs"],
-        contrast_pairs=contrast.get("pairs", 0),
-        contrast_steps=contrast.get("steps", 0),
+        second_phase=_second_phase(phases, plan, contrast),
+        curve_note="" if contrast or len(phases) < 2 else "; the second phase's too, not shipped",
         seconds_text=f"{seconds / 60:.0f} minutes of training (wall clock, a shared machine)" if seconds else "",
         curve=curve,
         fp32_p=fp32["p_at_1"],

@@ -56,9 +56,12 @@ def export_fp32(trained: Path, target: Path, tokenizer_file: Path) -> None:
 
 
 def quantise(source: Path, target: Path) -> None:
+    """Weights int8 per output channel, in 7 bits (``reduce_range``): ONNX Runtime's u8s8 kernels can
+    saturate with full-range weights, and measured here, full range moved the first phase's
+    best-sentence AUC by half a point, 7 bits by a quarter."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
 
 
 def figures(reader: Reader, groups: list[pairs.Group]) -> dict[str, float]:

@@ -68,25 +68,29 @@ def test_groups_round_trip_through_their_file(tmp_path: Path):
     assert pairs.load_groups(tmp_path / "g.jsonl.gz") == [group]
 
 
-def test_the_card_is_written_from_the_run(tmp_path: Path):
+def test_the_card_is_written_from_the_run_and_says_whether_the_second_phase_shipped(tmp_path: Path):
     main, contrast = tmp_path / "main.jsonl", tmp_path / "contrast.jsonl"
-    main.write_text(
-        "\n".join(
-            json.dumps(r)
-            for r in (
-                {"event": "start", "groups": 10, "pairs": 40, "steps": 2},
-                {"event": "validate", "step": 2, "p_at_1": 0.8, "pair_auc": 0.9, "best_auc": 0.5},
-                {"event": "done", "seconds": 600},
-            )
-        ),
-        encoding="utf-8",
-    )
-    contrast.write_text(json.dumps({"event": "start", "groups": 4, "pairs": 8, "steps": 1}) + "\n", encoding="utf-8")
+    lines = [
+        {"event": "start", "groups": 10, "pairs": 40, "steps": 2},
+        {"event": "validate", "step": 2, "p_at_1": 0.8, "pair_auc": 0.9, "best_auc": 0.5},
+        {"event": "done", "seconds": 600, "validation": {"p_at_1": 0.9, "pair_auc": 0.95, "best_auc": 0.51}},
+    ]
+    main.write_text("\n".join(json.dumps(r) for r in lines), encoding="utf-8")
+    lines = [
+        {"event": "start", "groups": 4, "pairs": 8, "steps": 1},
+        {"event": "done", "seconds": 300, "validation": {"p_at_1": 0.89, "pair_auc": 0.94, "best_auc": 0.58}},
+    ]
+    contrast.write_text("\n".join(json.dumps(r) for r in lines), encoding="utf-8")
     figures = {"p_at_1": 0.81, "pair_auc": 0.91, "best_auc": 0.55}
     shipped = {"fp32": figures, "int8": figures, "bytes": 23_000_000}
     plan = {"questions": 5, "swap_share": 0.1, "seed": 1, "batch_pairs": 32, "lr": 1e-5, "warmup": 0.1}
     plan |= {"weight_decay": 0.01, "listwise": 0.5, "contrast_groups": 4, "contrast_lr": 2e-5}
-    card.write(tmp_path / "README.md", plan, [main, contrast], shipped, ["A", "B"])
+    card.write(tmp_path / "README.md", plan, [main, contrast], shipped, ["A", "B"], contrast=False)
     text = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "23.0 MB" in text and "| main 2 | 80.0% | 0.900 | 0.500 |" in text and "81.0%" in text
-    assert "CC BY-SA 4.0" in text and "10 minutes" in text
+    assert "CC BY-SA 4.0" in text and "10 minutes" in text  # the first phase's time only
+    assert "is not what ships" in text and "0.510 → 0.580" in text and "90.0% → 89.0%" in text
+    card.write(tmp_path / "README.md", plan, [main, contrast], shipped, ["A", "B"], contrast=True)
+    text = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "15 minutes" in text and "These weights are that second phase's" in text
+    assert "is not what ships" not in text

@@ -74,7 +74,9 @@ FEATURES = (
 # What a question and a sentence in different scripts share that a model can read: a Hindi question
 # and an English sentence have no term in common, so every lexical feature says "unrelated" even
 # when the sentence answers. Such pairs are judged by a second model fitted on these features only
-# (the multilingual embedding's similarity and the answer-type cues), on the same data.
+# (the multilingual embedding's similarity and the answer-type cues), on the same data. Not the
+# reader's: it did not read the sentence in the other script, and what it said of the sentences it
+# did read does not tell whether that one answers.
 CROSS_SCRIPT_FEATURES = (
     "dense",
     "type_asked",
@@ -86,8 +88,6 @@ CROSS_SCRIPT_FEATURES = (
     "question_length",
     "asks",
     "negation",
-    "reader_max",
-    "reader_any",
     *(f"kind_{kind}" for kind in KINDS),
 )
 CROSS_SCRIPT_GAP = 0.5  # question and best sentence this far apart in their share of Latin letters

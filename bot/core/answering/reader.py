@@ -145,7 +145,7 @@ def shared_reader() -> Reader | None:
     with _shared_lock:
         if not _shared:
             try:
-                _shared.append(Reader())
+                _shared.append(Reader(MODEL_DIR))
             except ReaderUnavailable as exc:
                 logger.warning("%s: answering without the reader", exc)
                 _shared.append(None)

@@ -46,8 +46,9 @@ def test_the_input_is_question_sentence_then_context_and_the_context_is_cut_firs
     assert short.types == [0] * (first_sep + 1) + [1] * (len(short.ids) - first_sep - 1)
     words = " ".join(f"word{n}" for n in range(200))
     long = encode_pair(tokenizer, words, Passage(words, "Title", words))
-    assert len(long.ids) == MAX_TOKENS and long.ids.index(sep) == MAX_QUESTION_TOKENS + 1
-    assert long.ids.count(sep) == 2  # no room left: the context goes, the sentence stays
+    # no room left: the context goes (with the [SEP] kept for it), the sentence stays
+    assert len(long.ids) == MAX_TOKENS - 1 and long.ids.index(sep) == MAX_QUESTION_TOKENS + 1
+    assert long.ids.count(sep) == 2
     context = encode_pair(tokenizer, "Who?", Passage("Short.", "Title", words))
     assert len(context.ids) - context.ids.index(sep, context.ids.index(sep) + 1) - 2 == MAX_CONTEXT_TOKENS
 
