@@ -34,7 +34,7 @@ import numpy as np
 
 from bot.config import Settings, load_settings
 from bot.core.answering.answerability import CROSS_SCRIPT_FEATURES, FEATURES, Calibration, calibration_file
-from bot.core.answering.ranking import DENSE_SCALE, RANK_FEATURES, RERANK_FEATURES, Ranking
+from bot.core.answering.ranking import DENSE_SCALE, RANK_FEATURES, Ranking
 from bot.core.engine import Engine
 from bot.evaluation import (
     Item,
@@ -105,11 +105,8 @@ def _launch_split(number: int, item: Item) -> str:
     return "launch-valid" if number % HOLDOUT_EVERY == HOLDOUT_EVERY - 1 else "launch-train"
 
 
-def collect_ranking(
-    engines: tuple[Engine, Engine], squad_items: list[Item], launch_items: list[Item], read: bool = False
-) -> list[Group]:
-    """The candidates of every answerable question, labelled by whether they hold an expected answer;
-    ``read``: only those the reader read, with its logits (for the second ranking)."""
+def collect_ranking(engines: tuple[Engine, Engine], squad_items: list[Item], launch_items: list[Item]) -> list[Group]:
+    """The candidates of every answerable question, labelled by whether they hold an expected answer."""
     squad_engine, launch_engine = engines
     work = [(squad_engine, item, _squad_split(item)) for item in squad_items]
     work += [(launch_engine, item, _launch_split(n, item)) for n, item in enumerate(launch_items)]
@@ -118,7 +115,7 @@ def collect_ranking(
         if not item.answerable:
             continue
         expected = [fold(e) for e in item.expect_any]
-        candidates = engine.ranking_candidates(item.question, read)
+        candidates = engine.ranking_candidates(item.question)
         labels = [int(any(e in fold(text) for e in expected)) for text, _ in candidates]
         groups.append(Group(split, item.id, [values for _, values in candidates], labels))
     return groups
@@ -310,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--launch", type=Path, default=LAUNCH)
     parser.add_argument("--hindi", type=Path, default=HINDI)
     parser.add_argument("--cached", action="store_true", help="refit on the cached features of the last run")
+    parser.add_argument(
+        "--reuse-ranking", action="store_true", help="take the ranking's candidates from the last run's cache"
+    )
     parser.add_argument("--limit", type=int, help="only the first N SQuAD questions (a quick look)")
     parser.add_argument("--keep", type=float, default=0.975, help="share of training SQuAD hits to keep")
     parser.add_argument("-C", type=float, default=1.0, dest="regularisation", help="inverse L2 strength")
@@ -325,37 +325,31 @@ def main(argv: list[str] | None = None) -> int:
     model = model_identity(settings.model)
     cache = CACHE / calibration_file(model, CACHE).name.replace(".json", ".rows.jsonl")
     ranking_cache = cache.with_name(cache.name.replace(".rows.", ".ranking."))
-    reranking_cache = cache.with_name(cache.name.replace(".rows.", ".reranking."))
-    caches = (cache, ranking_cache, reranking_cache)
-    if args.cached and all(path.is_file() for path in caches):
-        rows = load_rows(cache)
-        groups, read_groups = (_load_groups(path) for path in (ranking_cache, reranking_cache))
-        ranking, reranking = fit_ranking(groups), fit_ranking(read_groups, RERANK_FEATURES)
+    if args.cached and cache.is_file() and ranking_cache.is_file():
+        rows, groups = load_rows(cache), _load_groups(ranking_cache)
+        ranking = fit_ranking(groups)
     else:
         started = time.perf_counter()
         squad_engine, launch_engine, items = open_engines(settings, args.squad)
         items = items[: args.limit] if args.limit else items
         launch_items = load_yaml_set(args.launch) + load_yaml_set(args.hindi)
         engines = (squad_engine, launch_engine)
-        # In turn: the first ranking; with it, the second on what the reader read; with both, every
-        # question answered once for the answerability model.
-        groups = collect_ranking(engines, items, launch_items)
-        _save(ranking_cache, [g.__dict__ for g in groups])
+        # In turn: the ranking (its candidates do not depend on the reader: --reuse-ranking takes the
+        # last run's); with it, every question answered once for the answerability model.
+        if args.reuse_ranking and ranking_cache.is_file():
+            groups = _load_groups(ranking_cache)
+        else:
+            groups = collect_ranking(engines, items, launch_items)
+            _save(ranking_cache, [g.__dict__ for g in groups])
         ranking = fit_ranking(groups)
         for engine in engines:
             engine.use_ranking(ranking)
-        read_groups = collect_ranking(engines, items, launch_items, read=True)
-        _save(reranking_cache, [g.__dict__ for g in read_groups])
-        reranking = fit_ranking(read_groups, RERANK_FEATURES)
-        for engine in engines:
-            engine.use_ranking(ranking, reranking)
         rows = collect(engines, items, launch_items)
         _save(cache, [r.__dict__ for r in rows])
         print(f"answered {len(rows)} questions in {time.perf_counter() - started:.0f}s; cached in {cache}")
     print("first sentence holds the answer (answerable questions):")
     print(f"  hand-set ranking {ranking_rates(groups, Ranking())}")
     print(f"  fitted ranking   {ranking_rates(groups, ranking)}")
-    print(f"  with the reader  {ranking_rates(read_groups, reranking)} (of the candidates it read)")
     calibration = fit(rows, model, args.keep, args.regularisation)
     summary = report(rows, calibration)
     info = {
@@ -364,8 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         "keep": args.keep,
         **summary,
     }
-    rankings = {"ranking": ranking.to_json(), "reranking": reranking.to_json(RERANK_FEATURES)}
-    calibration = replace(calibration, info={**info, **rankings})
+    calibration = replace(calibration, info={**info, "ranking": ranking.to_json()})
     for split, figures in summary["figures"].items():
         print(f"{split:13s} {figures}")
     print("threshold  squad-valid hit  impossible declined")

@@ -33,7 +33,7 @@ from bot.core.answering.conversation import Turn, context_for, quoted_sentences,
 from bot.core.answering.notes import NoteAnswers, articles_lexicon, topic_vectors
 from bot.core.answering.pipeline import AnswerSettings, Helpers, answer_question, ranking_candidates
 from bot.core.answering.question import INVISIBLE, clean_question
-from bot.core.answering.ranking import Ranking, ranking_of, reranking_of
+from bot.core.answering.ranking import Ranking, ranking_of
 from bot.core.answering.reader import shared_reader
 from bot.core.answering.retrieval import Retriever
 from bot.core.embed.embedding import Embedder, ModelLoadError
@@ -251,7 +251,6 @@ class Engine:
             decider,
             ranking,
             shared_reader(),
-            reranking_of(calibration, ranking),
             notes,
         )
         self._live = _Live(index, retriever, helpers, lexicon)
@@ -280,11 +279,10 @@ class Engine:
         live = self._require_live()
         return ranking_candidates(question, live.retriever, self.answer_settings, live.helpers, read)
 
-    def use_ranking(self, ranking: Ranking, reranking: Ranking | None = None) -> None:
+    def use_ranking(self, ranking: Ranking) -> None:
         """Rank with these weights from now on (``make calibrate`` fits them before the rest)."""
         live = self._require_live()
-        reranking = reranking or reranking_of(None, ranking)
-        self._live = replace(live, helpers=replace(live.helpers, ranking=ranking, reranking=reranking))
+        self._live = replace(live, helpers=replace(live.helpers, ranking=ranking))
 
     def _require_live(self) -> _Live:
         if self._live is None:

@@ -114,7 +114,10 @@ def _second_phase(phases: list[list[dict]], plan: dict, shipped: bool) -> str:
         return text + _SHIPPED
     main, contrast = _done(phases[0])["validation"], _done(phases[1])["validation"]
     return text + _NOT_SHIPPED.format(
-        main_best=main["best_auc"], contrast_best=contrast["best_auc"], main_p=main["p_at_1"], contrast_p=contrast["p_at_1"]
+        main_best=main["best_auc"],
+        contrast_best=contrast["best_auc"],
+        main_p=main["p_at_1"],
+        contrast_p=contrast["p_at_1"],
     )
 
 

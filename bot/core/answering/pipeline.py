@@ -62,8 +62,7 @@ class Helpers:
     speller: Speller | None = None
     decider: Decider = RELEVANCE_ONLY
     ranking: Ranking = HAND_SET
-    reader: Reader | None = None  # None: the first ranking stands (no reader files)
-    reranking: Ranking = HAND_SET  # the ranking once the reader has read the best candidates
+    reader: Reader | None = None  # None: decided without it (no reader files)
     notes: NoteAnswers | None = None  # the questions the index's moderator notes were written for
 
     @classmethod
@@ -74,11 +73,10 @@ class Helpers:
         decider: Decider,
         ranking: Ranking = HAND_SET,
         reader: Reader | None = None,
-        reranking: Ranking = HAND_SET,
         notes: NoteAnswers | None = None,
     ) -> Helpers:
         speller = Speller(lambda: (index.sentence_text(i) for i in range(len(index.sentences))))
-        return cls(aliases, speller, decider, ranking, reader, reranking, notes)
+        return cls(aliases, speller, decider, ranking, reader, notes)
 
 
 def answer_question(
@@ -111,7 +109,7 @@ def answer_question(
     if not candidates:
         return Answer(clean.text, False, DECLINE)
     ranked = score_sentences(index, asked, candidates, helpers.ranking)
-    ranked = read_candidates(index, asked, ranked, helpers.reader, helpers.reranking)
+    ranked = read_candidates(index, asked, ranked, helpers.reader)
     decision = decide(index, asked, ranked, helpers.decider)
     if not decision.answers:
         return decline(clean.text, index, ranked, decision)
@@ -128,6 +126,6 @@ def ranking_candidates(
     candidates = gather_candidates(asked, retriever, settings.top_k, settings.sentence_candidates)
     ranked = score_sentences(retriever.index, asked, candidates, helpers.ranking) if candidates else []
     if read:
-        ranked = read_candidates(retriever.index, asked, ranked, helpers.reader, helpers.reranking)
+        ranked = read_candidates(retriever.index, asked, ranked, helpers.reader)
         ranked = [c for c in ranked if "unread" in c.values]
     return [(retriever.index.sentence_text(c.sentence_id), c.values) for c in ranked]

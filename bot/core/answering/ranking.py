@@ -41,11 +41,6 @@ RANK_FEATURES = (
     "length",  # log of its length in characters
     "cross",  # in the other script than the question (a multilingual model's evidence only)
 )
-# What the second ranking reads besides: the reader's logit for the best candidates it read
-# (``reader.read_candidates``), and whether a candidate went unread (another script).
-READ_FEATURES = ("reader", "unread")
-RERANK_FEATURES = RANK_FEATURES + READ_FEATURES
-READER_WEIGHT = 0.1  # hand-set weight of the reader's logit when no reranking is fitted
 DENSE_SCALE = 0.45  # fitted weights are rescaled so the similarity weighs this
 DEFAULT_WEIGHTS = {
     "dense": 0.45,
@@ -96,25 +91,15 @@ def sentence_values(
     }
 
 
-def ranking_of(calibration: Calibration | None, key: str = "ranking") -> Ranking:
+def ranking_of(calibration: Calibration | None) -> Ranking:
     """The weights fitted with ``calibration`` (``make calibrate`` writes them into its file under
-    ``key``), else the hand-set ones: a model with no usable calibration file is already warned
+    ``"ranking"``), else the hand-set ones: a model with no usable calibration file is already warned
     about by ``load_calibration``."""
-    weights = calibration.info.get(key) if calibration is not None else None
-    allowed = RERANK_FEATURES if key == "reranking" else RANK_FEATURES
-    if not isinstance(weights, dict) or set(weights) - set(allowed):
+    weights = calibration.info.get("ranking") if calibration is not None else None
+    if not isinstance(weights, dict) or set(weights) - set(RANK_FEATURES):
         return HAND_SET
     try:
         return Ranking({name: float(value) for name, value in weights.items()}, fitted=True)
     except (TypeError, ValueError):
-        logger.warning("unreadable %s weights for model %s: using the hand-set ones", key, calibration.model)
+        logger.warning("unreadable ranking weights for model %s: using the hand-set ones", calibration.model)
         return HAND_SET
-
-
-def reranking_of(calibration: Calibration | None, ranking: Ranking) -> Ranking:
-    """The second ranking, after the reader has read the best candidates: fitted by ``make
-    calibrate`` (``"reranking"``), else the first ranking with the reader's logit added by hand."""
-    fitted = ranking_of(calibration, "reranking")
-    if fitted.fitted:
-        return fitted
-    return Ranking({**ranking.weights, "reader": READER_WEIGHT})
