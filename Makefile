@@ -50,7 +50,8 @@ eval-squad: shared-eval install
 	$(BIN)/launchbot eval $(SQUAD_HALF) --curve
 
 # Re-fit the answerability model for the configured embedding model (README, "Answer quality"):
-# answers every SQuAD half-dev and launch calibration question once (~15 minutes here), then fits.
+# fits the ranking, the ranking after reading, then answers every SQuAD half-dev and launch
+# calibration question once with both (~30 minutes here) and fits the answerability model.
 calibrate: shared-eval install
 	$(BIN)/python -m bot.calibration
 

@@ -41,7 +41,8 @@ def test_a_note_answers_a_top_gap_everywhere_it_is_asked_and_declines_nothing_it
         before = {q: outcome(engine.answer(q)) for q in [item["question"] for item in dev] + others + OFF_TOPIC}
         before_top = outcome(engine.answer(top.question))
 
-        added = Notes(engine.settings, engine, storage).add([top.question], ANSWER, "Anna")
+        # as the /gaps answer button writes it: for the topic's questions, in the members' wordings
+        added = Notes(engine.settings, engine, storage).add(list(top.examples), ANSWER, "Anna")
         note = added.note
         assert "is now answered, quoting the note" in added.check_text()
         for question in weather:  # every wording members used, the Hindi one included

@@ -131,6 +131,18 @@ def decline(question: str, index: KnowledgeIndex, ranked: list[Scored], decision
     return Answer(question, False, DECLINE, confidence=decision.confidence, closest=closest, assessment=decision.values)
 
 
+def _adds_an_answer(best: Scored, candidate: Scored, ranked: list[Scored]) -> bool:
+    """Whether a close runner-up is worth quoting after ``best``. Being related is not enough once the
+    reader has read the question: it must say the runner-up answers, or answers at least as well as
+    the sentence already leading. An unread runner-up (another script) cannot show that, and follows
+    only an unread lead, whose answer rests on the cross-script judgement as it did before the reader."""
+    if not any(c.reader is not None for c in ranked):
+        return True  # nothing was read (a Hindi question, a follow-up): close runners-up as before
+    if candidate.reader is None:
+        return best.reader is None
+    return candidate.answers or (best.reader is not None and candidate.reader >= best.reader)
+
+
 def compose(index: KnowledgeIndex, ranked: list[Scored], follow_ratio: float, budget: int) -> list[list[Quoted]]:
     """The quotes to show, in order: runs of consecutive sentences (one quote each).
 
@@ -146,13 +158,10 @@ def compose(index: KnowledgeIndex, ranked: list[Scored], follow_ratio: float, bu
         lead.insert(0, before)
     chosen = set(lead)
     used = _cost(index, lead)
-    # Once the reader has read the question, a runner-up is quoted only if it says that one answers
-    # too: being related is not enough, and an unread one (another script) cannot show it answers.
-    reading = any(c.reader is not None for c in ranked)
     for candidate in ranked[1:]:
         if len(chosen) >= MAX_QUOTED_SENTENCES or candidate.score < follow_ratio * best.score:
             break
-        if candidate.sentence_id in chosen or (reading and not candidate.answers):
+        if candidate.sentence_id in chosen or not _adds_an_answer(best, candidate, ranked):
             continue
         wanted = [candidate.sentence_id]
         before = antecedent(index, candidate.sentence_id)

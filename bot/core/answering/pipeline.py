@@ -109,7 +109,11 @@ def answer_question(
     if not candidates:
         return Answer(clean.text, False, DECLINE)
     ranked = score_sentences(index, asked, candidates, helpers.ranking)
-    ranked = read_candidates(index, asked, ranked, helpers.reader)
+    # The reader reads the question alone, and a follow-up means what its earlier turns lend it ("it"
+    # is Progress 71): read alone, "When did it dock?" answers nothing, so follow-ups are decided
+    # without it, as before the reader.
+    reader = helpers.reader if context is None else None
+    ranked = read_candidates(index, asked, ranked, reader)
     decision = decide(index, asked, ranked, helpers.decider)
     if not decision.answers:
         return decline(clean.text, index, ranked, decision)

@@ -88,6 +88,8 @@ def test_the_engine_reads_the_best_candidates_and_quotes_only_runners_up_it_says
     assert answer.answered and answer.assessment["reader_read"] == 1.0
     read = launch_engine.ranking_candidates("How much cargo did the Progress spacecraft deliver?", read=True)
     assert 0 < len(read) <= READ_LIMIT
+    ranked = launch_engine.ranking_candidates("How much cargo did the Progress spacecraft deliver?")
+    assert [text for text, _ in read] == [text for text, _ in ranked[: len(read)]]  # it judges, the ranking orders
     assert all(values["unread"] in (0.0, 1.0) for _, values in read)
     # every quote after the first is a sentence the reader said answers too; none in another script
     for source in answer.sources[1:]:
