@@ -11,8 +11,9 @@ _TEMPLATE = """# launchbot reader (question–sentence cross-encoder)
 
 Reads a question and one candidate sentence together (with the sentence's article title and the
 sentence before it) and gives one logit: how likely the sentence holds the answer. The bot uses it
-to choose the first quote, to drop further quotes that do not answer, and as the leading feature of
-its decision to answer or decline (README, "Answer quality"). Written by `make train-reader`
+to drop further quotes that do not answer, and as features of its decision to answer or decline
+(README, "Answer quality"; re-ranking the candidates by it was measured and left out). Written by
+`make train-reader`
 (`python -m bot.training`) from the run below; do not edit by hand.
 
 - **Base model**: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), the weights shipped in the
