@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SHARED_EVAL ?= ../shared/eval
 SQUAD_HALF := $(SHARED_EVAL)/squad2/dev-v2.0-half.json
 
-.PHONY: install chat test lint eval eval-squad calibrate train-reader bench index discord telegram serve clean shared-eval shared-squad
+.PHONY: install chat test test-fast lint eval eval-squad calibrate train-reader bench index discord telegram serve clean shared-eval shared-squad
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ index: install
 # its fixtures); the 15 slowest are listed at the end.
 test: lint
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadscope --durations 15
+
+# The inner loop: every test but the few marked slow (about two minutes of the run); CI runs make test.
+test-fast: lint
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadscope -m "not slow"
 
 lint: install
 	$(BIN)/ruff check bot tests benchmarks

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks.common import Results
 from benchmarks.corpora import LookupEmbedder, blends, load_squad, write_synthetic_corpus
@@ -79,6 +80,7 @@ def test_postgres_scale_section_reports_every_figure(embedder: Embedder, databas
     assert 0.5 <= results.figures[-1].value <= 1.0  # HNSW over 500 blended vectors finds most true neighbours
 
 
+@pytest.mark.slow
 def test_model_section_reports_each_model(tmp_path: Path) -> None:
     results = Results()
     # The repository's own SQuAD sample: the test needs no ../shared beside the checkout.

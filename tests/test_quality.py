@@ -32,6 +32,7 @@ def squad_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> tuple[En
     return engine, items
 
 
+@pytest.mark.slow
 def test_squad_sample_hit_rate_and_declines_stay_above_their_floors(squad_engine):
     engine, items = squad_engine
     outcomes = evaluate(items, engine.answer)

@@ -39,6 +39,7 @@ def built(tmp_path_factory, embedder) -> list[str]:
     return args
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("locale", ["strict", "default"])
 def test_fuzzed_stdin_gives_one_valid_json_line_per_line(built, locale):
     inputs = fuzzed_lines(300)
