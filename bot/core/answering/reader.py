@@ -164,14 +164,9 @@ def passage_of(index: KnowledgeIndex, sentence_id: int) -> Passage:
     return Passage(index.sentence_text(sentence_id), title, previous)
 
 
-def readable(asked: Asked, candidate: Scored) -> bool:
-    """The reader reads English: an English question and a sentence in the same script."""
-    return latin_share(asked.text) >= 0.5 and not candidate.features.cross
-
-
 def reader_values(logit: float | None) -> dict[str, float]:
-    """What the ranking and the decision read of the reader for one sentence: its logit, or that it
-    was not read (another script, or beyond the ``READ_LIMIT`` best)."""
+    """What the decision reads of the reader for one sentence: its logit, clipped, or that it was not
+    read (another script, or beyond the ``READ_LIMIT`` best)."""
     if logit is None:
         return {"reader": 0.0, "unread": 1.0}
     return {"reader": float(np.clip(logit, -LOGIT_CLIP, LOGIT_CLIP)), "unread": 0.0}
@@ -186,7 +181,8 @@ def read_candidates(index: KnowledgeIndex, asked: Asked, ranked: list[Scored], r
     if reader is None or not ranked:
         return ranked
     head, tail = ranked[:READ_LIMIT], ranked[READ_LIMIT:]
-    chosen = [c for c in head if readable(asked, c)]
+    english = latin_share(asked.text) >= 0.5  # it reads English, and sentences in the question's script
+    chosen = [c for c in head if english and not c.features.cross]
     logits = reader.scores(asked.text, [passage_of(index, c.sentence_id) for c in chosen])
     by_id = {c.sentence_id: float(v) for c, v in zip(chosen, logits, strict=True)}
     read = []
