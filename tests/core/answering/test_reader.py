@@ -72,6 +72,25 @@ def test_it_reads_the_sentence_before_for_a_pronoun(reader):
     assert about > other
 
 
+def test_a_sentences_logit_does_not_depend_on_the_others_read_with_it(reader):
+    """The int8 model quantises activations per run: batched, a sentence's logit moved with the
+    sentences retrieved beside it (and the batch's padding)."""
+    question = "When did the Meridian ferry start sailing to the island?"
+    answer = Passage("The Meridian ferry began sailing to the island in March 1974.", "Island ferries")
+    others = [
+        Passage("The Meridian ferry is painted blue and carries two hundred cars.", "Island ferries"),
+        Passage(
+            "Its captain, Ruth Hale, has served on the route for twenty years, through storms, strikes, "
+            "two refits of the engine room and the winter the harbour froze over for six weeks.",
+            "Island ferries",
+            "The crew of eleven lives on the island.",
+        ),
+    ]
+    alone = reader.scores(question, [answer])[0]
+    assert reader.scores(question, [answer, *others])[0] == alone
+    assert reader.scores(question, [*others, answer])[-1] == alone
+
+
 def test_a_missing_model_is_one_clear_error(tmp_path: Path):
     with pytest.raises(ReaderUnavailable, match=r"missing.*make train-reader"):
         Reader(tmp_path)
