@@ -8,8 +8,8 @@ sentence's context (its article's title and the sentence before it, which a sent
 sentences around it (``make train-reader``; model card: ``reader_model/README.md``).
 
 It is English only (all-MiniLM-L6-v2's vocabulary): callers ask it about pairs in Latin script and
-judge the rest as before. It runs in ONNX Runtime (int8), one thread, every candidate of a question
-in one batch; nothing here imports torch. ``encode_pair`` is the one definition of the model's input:
+judge the rest as before. It runs in ONNX Runtime (int8), one thread, one pair at a time (no
+padding); nothing here imports torch. ``encode_pair`` is the one definition of the model's input:
 the training code builds its examples with it too, so training and answering cannot drift apart.
 """
 
