@@ -35,7 +35,7 @@ index: install
 test: lint
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadscope --durations 15
 
-# The inner loop: every test but the few marked slow (about two minutes of the run); CI runs make test.
+# The inner loop: every test but the four marked slow (about a minute less); CI runs make test.
 test-fast: lint
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadscope -m "not slow"
 
