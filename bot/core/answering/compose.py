@@ -131,12 +131,12 @@ def decline(question: str, index: KnowledgeIndex, ranked: list[Scored], decision
     return Answer(question, False, DECLINE, confidence=decision.confidence, closest=closest, assessment=decision.values)
 
 
-def _adds_an_answer(best: Scored, candidate: Scored, ranked: list[Scored]) -> bool:
+def _adds_an_answer(best: Scored, candidate: Scored, reading: bool) -> bool:
     """Whether a close runner-up is worth quoting after ``best``. Being related is not enough once the
-    reader has read the question: it must say the runner-up answers, or answers at least as well as
-    the sentence already leading. An unread runner-up (another script) cannot show that, and follows
-    only an unread lead, whose answer rests on the cross-script judgement as it did before the reader."""
-    if not any(c.reader is not None for c in ranked):
+    reader has read the question (``reading``): it must say the runner-up answers, or answers at least
+    as well as the sentence already leading. An unread runner-up (another script) cannot show that, and
+    follows only an unread lead, whose answer rests on the cross-script judgement as before the reader."""
+    if not reading:
         return True  # nothing was read (a Hindi question, a follow-up): close runners-up as before
     if candidate.reader is None:
         return best.reader is None
@@ -158,10 +158,11 @@ def compose(index: KnowledgeIndex, ranked: list[Scored], follow_ratio: float, bu
         lead.insert(0, before)
     chosen = set(lead)
     used = _cost(index, lead)
+    reading = any(c.reader is not None for c in ranked)
     for candidate in ranked[1:]:
         if len(chosen) >= MAX_QUOTED_SENTENCES or candidate.score < follow_ratio * best.score:
             break
-        if candidate.sentence_id in chosen or not _adds_an_answer(best, candidate, ranked):
+        if candidate.sentence_id in chosen or not _adds_an_answer(best, candidate, reading):
             continue
         wanted = [candidate.sentence_id]
         before = antecedent(index, candidate.sentence_id)
