@@ -122,9 +122,7 @@ def _second_phase(phases: list[list[dict]], plan: dict, shipped: bool) -> str:
     )
 
 
-def write(
-    path: Path, plan: dict, logs: list[Path], shipped: dict, valid_v2: Iterable[str], contrast: bool = True
-) -> None:
+def write(path: Path, plan: dict, logs: list[Path], shipped: dict, valid_v2: Iterable[str], contrast: bool) -> None:
     """The card for the weights exported from the run whose phases logged to ``logs`` (in order);
     ``contrast``: whether the shipped weights are the second phase's."""
     phases = [_records(log) for log in logs if log.is_file()]
