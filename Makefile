@@ -56,7 +56,7 @@ eval-squad: shared-eval install
 # Re-fit the answerability model for the configured embedding model (README, "Answer quality"):
 # fits the ranking, the ranking after reading, then answers every SQuAD half-dev and launch
 # calibration question once with both (~30 minutes here) and fits the answerability model.
-calibrate: shared-eval install
+calibrate: shared-eval shared-squad install
 	$(BIN)/python -m bot.calibration
 
 # Train the reader on ../shared/data/squad/ and ship it to bot/core/answering/reader_model/ (ONNX int8
@@ -70,7 +70,7 @@ bench: shared-eval install
 SHARED_SQUAD ?= ../shared/data/squad/squad11-train.json.gz
 
 shared-squad:
-	@test -f $(SHARED_SQUAD) || { echo "$(SHARED_SQUAD) not found: make train-reader needs the SQuAD training data, which lives beside the repository in ../shared/data/squad/ (its README says what it holds), not in a clone. The trained reader is already shipped in bot/core/answering/reader_model/." >&2; exit 2; }
+	@test -f $(SHARED_SQUAD) || { echo "$(SHARED_SQUAD) not found: make train-reader and make calibrate need the SQuAD training data, which lives beside the repository in ../shared/data/squad/ (its README says what it holds), not in a clone. The trained reader (bot/core/answering/reader_model/) and the calibrations (bot/core/answering/calibration/) are already shipped." >&2; exit 2; }
 
 shared-eval:
 	@test -f $(SQUAD_HALF) || { echo "$(SQUAD_HALF) not found: this target needs the shared evaluation files, which live beside the repository in $(SHARED_EVAL) (squad2/, launch_hard.yaml, dialogues.yaml, score/), not in a clone; put them there or set SHARED_EVAL=DIR. Without them, make test and make eval run the repository's own sets." >&2; exit 2; }

@@ -4,7 +4,11 @@ embedding model, and write it to ``bot/core/answering/calibration/<model>.json``
 Data: SQuAD 2.0 half dev (``../shared/eval/squad2/dev-v2.0-half.json``) articles 0-7, three
 quarters of the launch calibration set (``tests/data/launch_calibration.yaml``) and the "tune" items
 of the Hindi set (``tests/data/hindi_qa.yaml``) to fit; SQuAD articles 8-15, the other launch
-quarter (every fourth item) and the Hindi held-out items to validate.
+quarter (every fourth item) and the Hindi held-out items to validate. Two more kinds of question
+the bot meets and SQuAD 2.0 holds few of: absent facts (``absent_fact_set``: on the articles'
+subject, their answer taken out; from the reader's held-out SQuAD 1.1 training articles in
+``../shared/data/squad/``, even articles fit, odd ones validate), and follow-ups (the tuning
+dialogues fit, the held-out ones validate).
 
 Two models are fitted, in order. First the ranking (``bot/core/answering/ranking.py``): which candidate
 sentence is quoted first, learned from the candidates of every answerable question. Then, ranking
@@ -33,19 +37,28 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import Settings, load_settings
-from bot.core.answering.answerability import CROSS_SCRIPT_FEATURES, FEATURES, Calibration, calibration_file
+from bot.core.answering.answerability import (
+    CROSS_SCRIPT_FEATURES,
+    FEATURES,
+    UNREAD_FEATURES,
+    Calibration,
+    calibration_file,
+)
 from bot.core.answering.ranking import DENSE_SCALE, RANK_FEATURES, Ranking
 from bot.core.engine import Engine
 from bot.evaluation import (
     Item,
     evaluate,
+    evaluate_dialogues,
     fold,
+    load_dialogues,
     load_yaml_set,
     question_set_missing,
     shared_eval_dir,
     squad_corpus,
     squad_settings,
 )
+from bot.training.pairs import SQUAD11, VALID_EVERY, VALID_V2_ARTICLES
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +70,18 @@ TRAIN_ARTICLES = 8  # SQuAD articles 0-7 fit; 8-15 validate
 LAUNCH_WEIGHT = 10.0  # a launch question weighs as much as this many SQuAD ones (there are ~50x fewer)
 HOLDOUT_EVERY = 4  # every fourth launch item is held out
 DECLINE = 0.25  # the operating point declines at least this share of impossible questions (issue 8)
+# Questions whose fact was taken out of the articles (``absent_fact_set``): from the reader's held-out
+# SQuAD 1.1 training articles (``SQUAD11``), never the evaluation sets.
+ABSENT_PER_ARTICLE = 40  # questions of each kind drawn from each article
+ABSENT_WEIGHT = 2.0  # where the held-out absent facts stopped gaining (weights 0-6: docs/experiments.md)
+# Follow-ups, the one kind of question SQuAD has none of: our tuning dialogues fit, the held-out
+# ones are only reported.
+DIALOGUES = {
+    "dialogue-train": Path("tests/data/dialogues_dev.yaml"),
+    "dialogue-valid": Path("tests/data/dialogues_heldout.yaml"),
+}
+# A row's weight in the answerability fit, by the source of its split.
+SPLIT_WEIGHT = {"launch": LAUNCH_WEIGHT, "absent": ABSENT_WEIGHT, "dialogue": LAUNCH_WEIGHT}
 
 
 @dataclass
@@ -103,6 +128,63 @@ def _launch_split(number: int, item: Item) -> str:
     if item.split is not None:  # the Hindi set marks its own held-out items
         return "launch-train" if item.split == "tune" else "launch-valid"
     return "launch-valid" if number % HOLDOUT_EVERY == HOLDOUT_EVERY - 1 else "launch-train"
+
+
+def absent_fact_set(source: Path, target: Path, seed: int = 7) -> Path:
+    """A SQuAD-format file of the questions the bot meets most and SQuAD 2.0 has least: on the
+    subject of the articles, about a fact they do not hold. From each of the reader's held-out SQuAD
+    1.1 training articles, every other paragraph is kept; a question of a kept paragraph is
+    answerable, and one of a dropped paragraph whose answer the kept ones never state is not. SQuAD
+    2.0's impossible questions were written to match a sentence word for word; these match only
+    the subject ("How old is Gerst?" over articles about Gerst)."""
+    import gzip
+    import random
+
+    with gzip.open(source, "rt", encoding="utf-8") as handle:
+        articles = json.load(handle)["data"]
+    rng = random.Random(seed)
+    chosen = []
+    for number, article in enumerate(articles):
+        if number % VALID_EVERY or article["title"] in VALID_V2_ARTICLES:
+            continue  # the reader trained on it
+        kept, dropped = article["paragraphs"][::2], article["paragraphs"][1::2]
+        said = " ".join(p["context"] for p in kept).casefold()
+        answerable = [qa for p in kept for qa in p["qas"]]
+        absent = [
+            {**qa, "answers": [], "plausible_answers": qa["answers"], "is_impossible": True}
+            for p in dropped
+            for qa in p["qas"]
+            if not any(a["text"].strip().casefold() in said for a in qa["answers"])
+        ]
+        qas = rng.sample(answerable, min(ABSENT_PER_ARTICLE, len(answerable)))
+        qas += rng.sample(absent, min(ABSENT_PER_ARTICLE, len(absent)))
+        paragraphs = [{"context": p["context"], "qas": []} for p in kept]
+        paragraphs[0]["qas"] = qas  # the corpus keeps the paragraphs; the items carry their answers
+        chosen.append({"title": article["title"], "paragraphs": paragraphs})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({"version": "absent-facts", "data": chosen}), encoding="utf-8")
+    return target
+
+
+def _absent_split(item: Item) -> str:
+    return "absent-train" if int(item.doc_id or 0) % 2 == 0 else "absent-valid"
+
+
+def collect_absent(engine: Engine, items: list[Item]) -> list[Row]:
+    """The absent-fact questions answered once with abstention off, as ``collect`` does SQuAD's."""
+    return [
+        _row(_absent_split(o.item), o.item, o.correct_if_answered, o.answer.assessment, o.first_if_answered)
+        for o in evaluate(items, engine.answer, progress=True)
+    ]
+
+
+def collect_dialogues(engine: Engine, turns: int) -> list[Row]:
+    """Every scored turn of the dialogue sets, each dialogue one conversation, abstention off."""
+    rows = []
+    for split, path in DIALOGUES.items():
+        for o in evaluate_dialogues(load_dialogues(path), engine.answer, turns):
+            rows.append(_row(split, o.item, o.first_if_answered, o.answer.assessment, o.first_if_answered))
+    return rows
 
 
 def collect_ranking(engines: tuple[Engine, Engine], squad_items: list[Item], launch_items: list[Item]) -> list[Group]:
@@ -201,14 +283,18 @@ def _row(split: str, item: Item, correct: bool, features: dict[str, float] | Non
 
 
 def fit(rows: list[Row], model: str, keep: float, regularisation: float) -> Calibration:
-    """The answerability model, with its cross-script twin (``CROSS_SCRIPT_FEATURES``) whose
-    intercept is shifted so that one threshold serves both: a confidence means the same either way."""
+    """The answerability model, with its cross-script twin (``CROSS_SCRIPT_FEATURES``) and its twin
+    for questions the reader read nothing of (``UNREAD_FEATURES``), each with its intercept shifted
+    so that one threshold serves all: a confidence means the same either way."""
     train = [r for r in rows if r.split.endswith("train") and r.features]
     main = _fit_one(train, model, FEATURES, keep, regularisation)
-    cross = _fit_one(train, model, CROSS_SCRIPT_FEATURES, keep, regularisation)
-    shift = _logit(main.threshold) - _logit(cross.threshold)
-    cross = replace(cross, intercept=cross.intercept + shift, threshold=main.threshold)
-    return replace(main, cross_script=cross)
+
+    def twin(features: tuple[str, ...]) -> Calibration:
+        fitted = _fit_one(train, model, features, keep, regularisation)
+        shift = _logit(main.threshold) - _logit(fitted.threshold)
+        return replace(fitted, intercept=fitted.intercept + shift, threshold=main.threshold)
+
+    return replace(main, cross_script=twin(CROSS_SCRIPT_FEATURES), unread=twin(UNREAD_FEATURES))
 
 
 def _fit_one(
@@ -218,7 +304,7 @@ def _fit_one(
 
     x = _matrix(train, features)
     y = np.array([r.label for r in train])
-    weights = np.array([LAUNCH_WEIGHT if r.split.startswith("launch") else 1.0 for r in train])
+    weights = np.array([SPLIT_WEIGHT.get(r.split.split("-")[0], 1.0) for r in train])
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
@@ -269,7 +355,8 @@ def rates(rows: list[Row], calibration: Calibration, threshold: float, split: st
 def report(rows: list[Row], calibration: Calibration) -> dict:
     """Figures at the operating point for every split, and the validation trade-off curve."""
     figures = {}
-    for split in ("squad-train", "squad-valid", "launch-train", "launch-valid"):
+    splits = [f"{source}-{part}" for source in ("squad", "launch", "absent", "dialogue") for part in ("train", "valid")]
+    for split in [s for s in splits if any(r.split == s for r in rows)]:
         hit, declined, n_yes, n_no = rates(rows, calibration, calibration.threshold, split)
         figures[split] = {
             "answerable_hit": round(hit, 4),
@@ -299,6 +386,30 @@ def _save(path: Path, records: list[dict]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def extra_rows(settings: Settings, ranking: Ranking, cache: Path, cached: bool) -> list[Row]:
+    """The absent-fact questions and the dialogues' turns, each cached beside the main rows."""
+    rows = []
+    for kind in ("absent", "dialogues"):
+        path = cache.with_name(cache.name.replace(".rows.", f".{kind}."))
+        if not (cached and path.is_file()):
+            if kind == "absent":
+                source = absent_fact_set(SQUAD11, CACHE / "absent-facts.json")
+                documents, items = squad_corpus(source)
+                engine = Engine(_answer_all(squad_settings(source, settings, documents)))
+            else:
+                engine = Engine(_answer_all(settings))
+            engine.open(notify=lambda message: print(message, file=sys.stderr))
+            engine.use_ranking(ranking)
+            found = (
+                collect_absent(engine, items)
+                if kind == "absent"
+                else collect_dialogues(engine, settings.chat.conversation_turns)
+            )
+            _save(path, [r.__dict__ for r in found])
+        rows += load_rows(path)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -347,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = collect(engines, items, launch_items)
         _save(cache, [r.__dict__ for r in rows])
         print(f"answered {len(rows)} questions in {time.perf_counter() - started:.0f}s; cached in {cache}")
+    rows = rows + extra_rows(settings, ranking, cache, args.cached)
     print("first sentence holds the answer (answerable questions):")
     print(f"  hand-set ranking {ranking_rates(groups, Ranking())}")
     print(f"  fitted ranking   {ranking_rates(groups, ranking)}")

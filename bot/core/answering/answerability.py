@@ -91,6 +91,11 @@ CROSS_SCRIPT_FEATURES = (
     *(f"kind_{kind}" for kind in KINDS),
 )
 CROSS_SCRIPT_GAP = 0.5  # question and best sentence this far apart in their share of Latin letters
+# When the reader read nothing (a follow-up, whose "it" it cannot see; a Hindi question), its
+# features are zeros that say nothing, and a model that leans on them reads zeros as "does not
+# answer". Such questions are judged by a twin fitted on the same data without them.
+READER_FEATURES = ("reader", "reader_read", "reader_max", "reader_any")
+UNREAD_FEATURES = tuple(name for name in FEATURES if name not in READER_FEATURES)
 
 
 def calibration_file(model: str, directory: Path = CALIBRATION_DIR) -> Path:
@@ -112,10 +117,13 @@ class Calibration:
     threshold: float
     info: dict = field(default_factory=dict)
     cross_script: Calibration | None = None  # for a question and sentence in different scripts
+    unread: Calibration | None = None  # for a question the reader read nothing of
 
     def probability(self, values: dict[str, float]) -> float:
         if self.cross_script is not None and values.get("script_gap", 0.0) >= CROSS_SCRIPT_GAP:
             return self.cross_script.probability(values)
+        if self.unread is not None and not values.get("reader_any", 0.0):
+            return self.unread.probability(values)
         x = np.array([values.get(name, 0.0) for name in self.features], dtype=np.float64)
         z = self.intercept + float(self.coef @ ((x - self.mean) / self.scale))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
@@ -130,13 +138,14 @@ class Calibration:
             "intercept": round(self.intercept, 6),
             "threshold": round(self.threshold, 4),
             **({"cross_script": self.cross_script.to_json()} if self.cross_script else {}),
+            **({"unread": self.unread.to_json()} if self.unread else {}),
             **self.info,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> Calibration:
-        known = {"model", "features", "mean", "scale", "coef", "intercept", "threshold", "cross_script"}
-        cross = data.get("cross_script")
+        known = {"model", "features", "mean", "scale", "coef", "intercept", "threshold", "cross_script", "unread"}
+        cross, unread = data.get("cross_script"), data.get("unread")
         return cls(
             model=data["model"],
             features=tuple(data["features"]),
@@ -147,6 +156,7 @@ class Calibration:
             threshold=float(data["threshold"]),
             info={key: value for key, value in data.items() if key not in known},
             cross_script=cls.from_json(cross) if cross else None,
+            unread=cls.from_json(unread) if unread else None,
         )
 
 
@@ -175,8 +185,8 @@ def load_calibration(model: str, directory: Path = CALIBRATION_DIR) -> Calibrati
             model,
         )
         return None
-    cross = calibration.cross_script
-    if set(calibration.features) - set(FEATURES) or (cross and set(cross.features) - set(FEATURES)):
+    twins = [twin for twin in (calibration.cross_script, calibration.unread) if twin]
+    if set(calibration.features) - set(FEATURES) or any(set(twin.features) - set(FEATURES) for twin in twins):
         logger.warning("%s uses features this version does not compute: deciding by relevance instead", path)
         return None
     return calibration
