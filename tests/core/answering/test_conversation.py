@@ -101,6 +101,19 @@ def test_a_follow_up_is_answered_from_its_history_and_not_without(launch_engine)
     assert followed.answered and "November 18" in quoted_sentences(followed.text)[0]
 
 
+def test_a_follow_up_is_weighed_not_waved_through(launch_engine):
+    # The reader does not read a follow-up; the main model read its four zeros as far outside its
+    # training data and put every follow-up at 1.000. The twin fitted without them judges it.
+    history = [turn_of(launch_engine.answer("What is Progress 71?"))]
+    calibration = launch_engine.decider.calibration
+    assert calibration is not None and calibration.unread is not None
+    for question in ("When did it dock?", "Who built it?", "How heavy was it?"):
+        answer = launch_engine.answer(question, history)
+        assert answer.assessment["reader_any"] == 0.0
+        assert answer.confidence == pytest.approx(calibration.unread.probability(answer.assessment))
+        assert answer.confidence < 0.9, (question, answer.confidence)
+
+
 def test_a_question_that_stands_alone_is_answered_as_if_alone(launch_engine):
     history = [turn_of(launch_engine.answer("Why was the October launch aborted?"))]
     for question in ("Where was the rocket launched from?", "What is the capital of Australia?"):
