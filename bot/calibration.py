@@ -391,25 +391,30 @@ def _save(path: Path, records: list[dict]) -> None:
 def extra_rows(settings: Settings, ranking: Ranking, cache: Path, cached: bool) -> list[Row]:
     """The absent-fact questions and the dialogues' turns, each cached beside the main rows."""
     rows = []
-    for kind in ("absent", "dialogues"):
+    for kind, collector in (("absent", _absent_rows), ("dialogues", _dialogue_rows)):
         path = cache.with_name(cache.name.replace(".rows.", f".{kind}."))
         if not (cached and path.is_file()):
-            if kind == "absent":
-                source = absent_fact_set(SQUAD11, CACHE / "absent-facts.json")
-                documents, items = squad_corpus(source)
-                engine = Engine(_answer_all(squad_settings(source, settings, documents)))
-            else:
-                engine = Engine(_answer_all(settings))
-            engine.open(notify=lambda message: print(message, file=sys.stderr))
-            engine.use_ranking(ranking)
-            found = (
-                collect_absent(engine, items)
-                if kind == "absent"
-                else collect_dialogues(engine, settings.chat.conversation_turns)
-            )
-            _save(path, [r.__dict__ for r in found])
+            _save(path, [r.__dict__ for r in collector(settings, ranking)])
         rows += load_rows(path)
     return rows
+
+
+def _absent_rows(settings: Settings, ranking: Ranking) -> list[Row]:
+    source = absent_fact_set(SQUAD11, CACHE / "absent-facts.json")
+    documents, items = squad_corpus(source)
+    return collect_absent(_ranked_engine(squad_settings(source, settings, documents), ranking), items)
+
+
+def _dialogue_rows(settings: Settings, ranking: Ranking) -> list[Row]:
+    return collect_dialogues(_ranked_engine(settings, ranking), settings.chat.conversation_turns)
+
+
+def _ranked_engine(settings: Settings, ranking: Ranking) -> Engine:
+    """An engine answering every question (abstention off) with the ranking just fitted."""
+    engine = Engine(_answer_all(settings))
+    engine.open(notify=lambda message: print(message, file=sys.stderr))
+    engine.use_ranking(ranking)
+    return engine
 
 
 def main(argv: list[str] | None = None) -> int:

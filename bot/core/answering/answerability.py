@@ -92,8 +92,9 @@ CROSS_SCRIPT_FEATURES = (
 )
 CROSS_SCRIPT_GAP = 0.5  # question and best sentence this far apart in their share of Latin letters
 # When the reader read nothing (a follow-up, whose "it" it cannot see; a Hindi question), its
-# features are zeros that say nothing, and a model that leans on them reads zeros as "does not
-# answer". Such questions are judged by a twin fitted on the same data without them.
+# features are zeros that say nothing, far outside what the main model was fitted on (the reader
+# reads nearly every question): it put every follow-up at 1.000. Such questions are judged by a twin
+# fitted on the same data without them.
 READER_FEATURES = ("reader", "reader_read", "reader_max", "reader_any")
 UNREAD_FEATURES = tuple(name for name in FEATURES if name not in READER_FEATURES)
 
