@@ -31,6 +31,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from bot.core.answering.ranking import DENSE_SCALE, RANK_FEATURES, Ranking
 from bot.core.engine import Engine
 from bot.evaluation import (
     Item,
+    Outcome,
     evaluate,
     evaluate_dialogues,
     fold,
@@ -170,20 +172,12 @@ def _absent_split(item: Item) -> str:
     return "absent-train" if int(item.doc_id or 0) % 2 == 0 else "absent-valid"
 
 
-def collect_absent(engine: Engine, items: list[Item]) -> list[Row]:
-    """The absent-fact questions answered once with abstention off, as ``collect`` does SQuAD's."""
-    return [
-        _row(_absent_split(o.item), o.item, o.correct_if_answered, o.answer.assessment, o.first_if_answered)
-        for o in evaluate(items, engine.answer, progress=True)
-    ]
-
-
 def collect_dialogues(engine: Engine, turns: int) -> list[Row]:
     """Every scored turn of the dialogue sets, each dialogue one conversation, abstention off."""
     rows = []
     for split, path in DIALOGUES.items():
         for o in evaluate_dialogues(load_dialogues(path), engine.answer, turns):
-            rows.append(_row(split, o.item, o.first_if_answered, o.answer.assessment, o.first_if_answered))
+            rows.append(_outcome_row(split, o, o.first_if_answered))
     return rows
 
 
@@ -249,28 +243,22 @@ def ranking_rates(groups: list[Group], ranking: Ranking) -> dict[str, float]:
 def collect(engines: tuple[Engine, Engine], squad_items: list[Item], launch_items: list[Item]) -> list[Row]:
     """Answer every question once with abstention off; keep its decision features and correctness."""
     squad_engine, launch_engine = engines
-    rows: list[Row] = []
-    for outcome in evaluate(squad_items, squad_engine.answer, progress=True):
-        rows.append(
-            _row(
-                _squad_split(outcome.item),
-                outcome.item,
-                outcome.correct_if_answered,
-                outcome.answer.assessment,
-                outcome.first_if_answered,
-            )
-        )
+    rows = squad_rows(squad_engine, squad_items, _squad_split)
     for number, outcome in enumerate(evaluate(launch_items, launch_engine.answer)):
-        rows.append(
-            _row(
-                _launch_split(number, outcome.item),
-                outcome.item,
-                outcome.first_if_answered,
-                outcome.answer.assessment,
-                outcome.first_if_answered,
-            )
-        )
+        rows.append(_outcome_row(_launch_split(number, outcome.item), outcome, outcome.first_if_answered))
     return rows
+
+
+def squad_rows(engine: Engine, items: list[Item], split_of: Callable[[Item], str]) -> list[Row]:
+    """SQuAD-format questions (SQuAD's, the absent facts) answered once with abstention off: right
+    when the answer holds a gold answer anywhere."""
+    return [
+        _outcome_row(split_of(o.item), o, o.correct_if_answered) for o in evaluate(items, engine.answer, progress=True)
+    ]
+
+
+def _outcome_row(split: str, outcome: Outcome, correct: bool) -> Row:
+    return _row(split, outcome.item, correct, outcome.answer.assessment, outcome.first_if_answered)
 
 
 def _answer_all(settings: Settings) -> Settings:
@@ -402,7 +390,7 @@ def extra_rows(settings: Settings, ranking: Ranking, cache: Path, cached: bool) 
 def _absent_rows(settings: Settings, ranking: Ranking) -> list[Row]:
     source = absent_fact_set(SQUAD11, CACHE / "absent-facts.json")
     documents, items = squad_corpus(source)
-    return collect_absent(_ranked_engine(squad_settings(source, settings, documents), ranking), items)
+    return squad_rows(_ranked_engine(squad_settings(source, settings, documents), ranking), items, _absent_split)
 
 
 def _dialogue_rows(settings: Settings, ranking: Ranking) -> list[Row]:
