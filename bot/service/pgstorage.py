@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,7 +85,28 @@ class PostgresStorage(SQLStorage):
         return postgres_connections().retrying(STORE, write, safe=lambda: not committed())
 
     def record_question(self, origin: Origin, **fields: Any) -> int:
-        return self._once(lambda: super(PostgresStorage, self).record_question(origin, **fields))
+        """Retried even when the connection was lost at COMMIT, whose outcome the client cannot know
+        (a restart mid-commit failed a member's question with "Sorry"): the row's creation time is
+        fixed before the first try, and a retry first looks for that very row, so a question is
+        never recorded twice (``/stats`` would count it twice) nor lost."""
+        if fields.get("created") is None:
+            fields["created"] = time.time()
+        tries = 0
+
+        def write() -> int:
+            nonlocal tries
+            tries += 1
+            found = self._recorded(origin, fields["question"], fields["created"]) if tries > 1 else None
+            return found if found is not None else super(PostgresStorage, self).record_question(origin, **fields)
+
+        return postgres_connections().retrying(STORE, write)
+
+    def _recorded(self, origin: Origin, question: str, created: float) -> int | None:
+        rows = self._read_once(
+            "SELECT id FROM questions WHERE platform = ? AND user_id = ? AND question = ? AND created = ?",
+            (origin.platform, origin.user_id, question, float(created)),
+        )
+        return int(rows[0][0]) if rows else None
 
     def add_turn(self, *args: Any, **kwargs: Any) -> None:
         return self._once(lambda: super(PostgresStorage, self).add_turn(*args, **kwargs))

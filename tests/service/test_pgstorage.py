@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -258,5 +259,33 @@ def test_connections_a_restart_ended_fail_nothing(database_url: str) -> None:
         assert storage.record_question(origin, question="After?", answered=True) == first + 1
         storage.mark_delivered(first + 1)
         assert [question for question, _ in storage.stats("telegram", None, 0).top] == ["After?", "Before?"]
+    finally:
+        storage.close()
+
+
+def test_a_connection_lost_at_commit_records_the_question_once(database_url: str, monkeypatch) -> None:
+    """The server commits, then the connection drops before the client hears so (a restart at that
+    instant): the question is neither failed nor written twice."""
+    storage = PostgresStorage(database_url)
+    real = storage._transaction
+    lost: list[bool] = []
+
+    @contextmanager
+    def commit_then_lose():
+        with real() as cursor:
+            yield cursor
+        if not lost:
+            lost.append(True)
+            raise psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
+
+    try:
+        monkeypatch.setattr(storage, "_transaction", commit_then_lose)
+        origin = Origin("telegram", None, "7", "7")
+        question_id = storage.record_question(origin, question="Lost at commit?", answered=True)
+        assert lost == [True]
+        rows = storage._read("SELECT id FROM questions WHERE question = ?", ("Lost at commit?",))
+        assert rows == [(question_id,)]
+        again = storage.record_question(origin, question="Lost at commit?", answered=True)  # asked again: a new row
+        assert again == question_id + 1
     finally:
         storage.close()
