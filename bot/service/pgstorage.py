@@ -3,7 +3,7 @@
 ``PostgresStorage`` is ``SQLStorage`` (every query, in portable SQL) on a pool of psycopg 3
 connections: only the placeholder style, the connections and how migrations run are its own. A
 PostgreSQL restart fails nothing that can be retried safely (``postgres_connections``: checked connections,
-one retry of reads, idempotent writes, and new rows the server rolled back). The migrations are
+one retry of reads, idempotent writes, and new rows looked for before they are written again). The migrations are
 SQLite's (``schema.py`` renders the one list for each), so both databases are always at the same
 schema version, with PostgreSQL's types (identity ids, BIGINT snowflakes, DOUBLE PRECISION times).
 Processes starting at once migrate one at a time (an advisory lock).
@@ -15,7 +15,6 @@ an empty PostgreSQL one, ids kept (answers' buttons keep working), in one transa
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from bot.config import Settings
-from bot.core.engine import postgres_connections
+from bot.core.engine import Turn, postgres_connections
 from bot.service.schema import POSTGRES, migrations, statements
 from bot.service.storage import ChatConfig, Origin, SQLiteStorage, SQLStorage, Storage, open_storage
 
@@ -49,7 +48,6 @@ class PostgresStorage(SQLStorage):
     def __init__(self, url: str) -> None:
         self.url = url
         self._pool = postgres_connections().open_pool(url, store=STORE, max_size=self.POOL_SIZE)
-        self._local = threading.local()  # per thread: whether its transaction got as far as COMMIT
         self.migrate()
 
     def close(self) -> None:
@@ -62,10 +60,8 @@ class PostgresStorage(SQLStorage):
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Cursor]:
-        self._local.committing = False
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
             yield cursor
-            self._local.committing = True  # the body is done: what fails now may fail at COMMIT
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return postgres_connections().retrying(STORE, lambda: self._read_once(sql, params))
@@ -78,38 +74,59 @@ class PostgresStorage(SQLStorage):
         """A write that may safely run twice (an update to a value, an upsert, a delete)."""
         return postgres_connections().retrying(STORE, write)
 
-    def _once(self, write: Callable[[], T]) -> T:
-        """A write that must not run twice (a new row): retried only when its connection was lost
-        before COMMIT was sent, so the server rolled it back."""
-        committed = lambda: getattr(self._local, "committing", False)  # noqa: E731
-        return postgres_connections().retrying(STORE, write, safe=lambda: not committed())
-
-    def record_question(self, origin: Origin, **fields: Any) -> int:
-        """Retried even when the connection was lost at COMMIT, whose outcome the client cannot know
-        (a restart mid-commit failed a member's question with "Sorry"): the row's creation time is
-        fixed before the first try, and a retry first looks for that very row, so a question is
-        never recorded twice (``/stats`` would count it twice) nor lost."""
-        if fields.get("created") is None:
-            fields["created"] = time.time()
+    def _once(self, write: Callable[[], T], written: Callable[[], T | None]) -> T:
+        """A write that must not run twice (a new row). It is retried even when its connection was
+        lost at COMMIT, whose outcome the client cannot know (a restart at that instant failed a
+        member's question with "Sorry"): before the second run, ``written`` looks for what the first
+        one wrote and returns it (None: nothing was written, as when the server rolled it back)."""
         tries = 0
 
-        def write() -> int:
+        def attempt() -> T:
             nonlocal tries
             tries += 1
-            found = self._recorded(origin, fields["question"], fields["created"]) if tries > 1 else None
-            return found if found is not None else super(PostgresStorage, self).record_question(origin, **fields)
+            found = written() if tries > 1 else None
+            return found if found is not None else write()
 
-        return postgres_connections().retrying(STORE, write)
+        return postgres_connections().retrying(STORE, attempt)
 
-    def _recorded(self, origin: Origin, question: str, created: float) -> int | None:
-        rows = self._read_once(
+    def record_question(self, origin: Origin, **fields: Any) -> int:
+        """The row's creation time is fixed before the first try: a retry looks for that very row."""
+        if fields.get("created") is None:
+            fields["created"] = time.time()
+        find = (
             "SELECT id FROM questions WHERE platform = ? AND user_id = ? AND question = ? AND created = ?",
-            (origin.platform, origin.user_id, question, float(created)),
+            (origin.platform, origin.user_id, fields["question"], float(fields["created"])),
         )
-        return int(rows[0][0]) if rows else None
+        return self._once(
+            lambda: super(PostgresStorage, self).record_question(origin, **fields),
+            lambda: next((int(row[0]) for row in self._read_once(*find)), None),
+        )
 
-    def add_turn(self, *args: Any, **kwargs: Any) -> None:
-        return self._once(lambda: super(PostgresStorage, self).add_turn(*args, **kwargs))
+    def add_turn(
+        self,
+        platform: str,
+        key: str,
+        turn: Turn,
+        message_ids: Sequence[str] = (),
+        *,
+        now: float,
+        max_turns: int,
+        idle_since: float,
+    ) -> None:
+        """A retry looks for the turn as the conversation's last, stamped with this call's ``now``
+        (another process's turn since then makes it add the turn again, after theirs)."""
+        find = (
+            "SELECT t.question FROM conversation_turns t JOIN conversations c"
+            " ON c.platform = t.platform AND c.conversation = t.conversation"
+            " WHERE c.platform = ? AND c.conversation = ? AND c.updated = ? ORDER BY t.turn_number DESC LIMIT 1",
+            (platform, key, float(now)),
+        )
+        self._once(
+            lambda: super(PostgresStorage, self).add_turn(
+                platform, key, turn, message_ids, now=now, max_turns=max_turns, idle_since=idle_since
+            ),
+            lambda: True if [(turn.question,)] == self._read_once(*find) else None,
+        )
 
     def mark_delivered(self, question_id: int, answer_message: str | None = None) -> None:
         return self._idempotent(lambda: super(PostgresStorage, self).mark_delivered(question_id, answer_message))

@@ -263,7 +263,7 @@ def test_connections_a_restart_ended_fail_nothing(database_url: str) -> None:
         storage.close()
 
 
-def test_a_connection_lost_at_commit_records_the_question_once(database_url: str, monkeypatch) -> None:
+def test_a_connection_lost_at_commit_writes_each_row_once(database_url: str, monkeypatch) -> None:
     """The server commits, then the connection drops before the client hears so (a restart at that
     instant): the question is neither failed nor written twice."""
     storage = PostgresStorage(database_url)
@@ -287,5 +287,11 @@ def test_a_connection_lost_at_commit_records_the_question_once(database_url: str
         assert rows == [(question_id,)]
         again = storage.record_question(origin, question="Lost at commit?", answered=True)  # asked again: a new row
         assert again == question_id + 1
+
+        lost.clear()
+        storage.add_turn("telegram", "chat:7", Turn("When?"), ["m1"], now=10.0, max_turns=5, idle_since=0.0)
+        assert lost == [True]
+        storage.add_turn("telegram", "chat:7", Turn("When?"), ["m2"], now=20.0, max_turns=5, idle_since=0.0)
+        assert [t.question for t in storage.conversation("telegram", "chat:7").turns] == ["When?", "When?"]  # not three
     finally:
         storage.close()

@@ -7,8 +7,9 @@ Why both: a PostgreSQL restart (an upgrade, a failover, ``pg_ctl restart``) ends
 connection. The check finds a stale connection before a question uses it (one empty round trip),
 and the pool opens a new one, waiting up to ``WAIT_SECONDS`` for the server to come back. A server
 that goes away *while* a query runs still fails that query: it is retried once on a fresh
-connection when retrying is safe (a read; an idempotent write; any write whose connection was lost
-before its COMMIT was sent, which the server has rolled back). Everything else is raised as before.
+connection; the caller makes that safe (a read; an idempotent write; a new row looked for before it
+is written again, since a COMMIT whose reply was lost may have happened). Everything else is raised
+as before.
 
 The errors and retries per store are counted here, in plain integers, for ``/metrics``.
 """
@@ -76,14 +77,14 @@ def connection_lost(error: BaseException) -> bool:
     return code is None or code.startswith(_LOST_CLASSES) or code in _LOST_CODES
 
 
-def retrying(store: str, operation: Callable[[], T], *, safe: Callable[[], bool] = lambda: True) -> T:
-    """Run ``operation``; if its connection is lost and ``safe()`` says a second run cannot do the
-    work twice, run it once more on a fresh connection. Every database error is counted."""
+def retrying(store: str, operation: Callable[[], T]) -> T:
+    """Run ``operation``; if its connection is lost, run it once more on a fresh connection (the
+    caller makes a second run safe). Every database error is counted."""
     try:
         return operation()
     except psycopg.Error as error:
         count(ERRORS, store)
-        if not connection_lost(error) or not safe():
+        if not connection_lost(error):
             raise
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         logger.warning("%s database: connection lost (%s); retrying once on a new connection", store, first)
