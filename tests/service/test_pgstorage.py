@@ -265,7 +265,7 @@ def test_connections_a_restart_ended_fail_nothing(database_url: str) -> None:
 
 def test_a_connection_lost_at_commit_writes_each_row_once(database_url: str, monkeypatch) -> None:
     """The server commits, then the connection drops before the client hears so (a restart at that
-    instant): the question is neither failed nor written twice."""
+    instant): neither a question's record nor a conversation's turn is failed or written twice."""
     storage = PostgresStorage(database_url)
     real = storage._transaction
     lost: list[bool] = []
