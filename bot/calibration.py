@@ -46,6 +46,7 @@ from bot.core.answering.answerability import (
     calibration_file,
 )
 from bot.core.answering.ranking import DENSE_SCALE, RANK_FEATURES, Ranking
+from bot.core.embed.embedding import Embedder
 from bot.core.engine import Engine
 from bot.evaluation import (
     Item,
@@ -115,11 +116,17 @@ def open_engines(settings: Settings, squad: Path) -> tuple[Engine, Engine, list[
     """An engine over the SQuAD articles and one over the launch knowledge, both answering every
     question (abstention off), sharing one embedder; and the SQuAD items."""
     documents, items = squad_corpus(squad)
-    squad_engine = Engine(_answer_all(squad_settings(squad, settings, documents)))
-    squad_engine.open(notify=lambda message: print(message, file=sys.stderr))
-    launch_engine = Engine(_answer_all(settings), squad_engine.embedder)
-    launch_engine.open(notify=lambda message: print(message, file=sys.stderr))
-    return squad_engine, launch_engine, items
+    squad_engine = _answering_engine(squad_settings(squad, settings, documents))
+    return squad_engine, _answering_engine(settings, squad_engine.embedder), items
+
+
+def _answering_engine(settings: Settings, embedder: Embedder | None = None, ranking: Ranking | None = None) -> Engine:
+    """An open engine answering every question (abstention off), with ``ranking`` if given."""
+    engine = Engine(_answer_all(settings), embedder)
+    engine.open(notify=lambda message: print(message, file=sys.stderr))
+    if ranking is not None:
+        engine.use_ranking(ranking)
+    return engine
 
 
 def _squad_split(item: Item) -> str:
@@ -390,19 +397,12 @@ def extra_rows(settings: Settings, ranking: Ranking, cache: Path, cached: bool) 
 def _absent_rows(settings: Settings, ranking: Ranking) -> list[Row]:
     source = absent_fact_set(SQUAD11, CACHE / "absent-facts.json")
     documents, items = squad_corpus(source)
-    return squad_rows(_ranked_engine(squad_settings(source, settings, documents), ranking), items, _absent_split)
+    engine = _answering_engine(squad_settings(source, settings, documents), ranking=ranking)
+    return squad_rows(engine, items, _absent_split)
 
 
 def _dialogue_rows(settings: Settings, ranking: Ranking) -> list[Row]:
-    return collect_dialogues(_ranked_engine(settings, ranking), settings.chat.conversation_turns)
-
-
-def _ranked_engine(settings: Settings, ranking: Ranking) -> Engine:
-    """An engine answering every question (abstention off) with the ranking just fitted."""
-    engine = Engine(_answer_all(settings))
-    engine.open(notify=lambda message: print(message, file=sys.stderr))
-    engine.use_ranking(ranking)
-    return engine
+    return collect_dialogues(_answering_engine(settings, ranking=ranking), settings.chat.conversation_turns)
 
 
 def main(argv: list[str] | None = None) -> int:
